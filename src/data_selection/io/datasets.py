@@ -1,0 +1,239 @@
+"""Kedro datasets for what kedro-datasets does not cover: atomic JSON Lines, verbatim record arrays,
+directories of NumPy arrays and safetensors bundles, and offline pretrained models.
+
+Every ``_save`` writes to a temporary sibling and renames it into place (``os.replace``), so a crash or an
+error mid-write never leaves a half-written output and never touches the previous version until the new one
+is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from kedro.io import AbstractDataset, DatasetError
+
+
+def _tmp_sibling(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 text to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike):
+    """Yield a temporary folder; on success it replaces ``path`` as a whole, on error it is deleted."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(path)
+    tmp.mkdir()
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = _tmp_sibling(path)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _LocalDataset(AbstractDataset):
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
+
+    def _exists(self) -> bool:
+        return self._filepath.exists()
+
+    def _require(self) -> Path:
+        if not self._filepath.exists():
+            raise DatasetError(f"{self._filepath} does not exist; run the node that produces it first")
+        return self._filepath
+
+
+class JSONLinesDataset(_LocalDataset):
+    """A list of JSON objects, one per line (UTF-8, no ASCII escaping). Loads as ``list[dict]``.
+
+    Malformed lines raise ``DatasetError`` naming the file and 1-based line.
+    """
+
+    def _load(self) -> list[dict]:
+        path = self._require()
+        records = []
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"{path}:{number}: malformed JSON line ({exc.msg})") from exc
+        return records
+
+    def _save(self, data: Iterable[dict]) -> None:
+        lines = [json.dumps(record, ensure_ascii=False) + "\n" for record in data]
+        atomic_write_text(self._filepath, "".join(lines))
+
+
+class JSONDataset(_LocalDataset):
+    """One JSON document (e.g. a metrics dict), pretty-printed, written atomically."""
+
+    def _load(self) -> Any:
+        with open(self._require(), encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def _save(self, data: Any) -> None:
+        atomic_write_text(self._filepath, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+class RawJSONArrayDataset(_LocalDataset):
+    """Records kept verbatim: saves ``list[str]`` (each a JSON value's exact source text) as a JSON array.
+
+    The file is ``"[\\n" + ",\\n".join(raw) + "\\n]\\n"``: valid JSON whose elements are byte-identical to the
+    input records (the format of ShareGPT, Alpaca and BIG-bench files). Loads back the list of verbatim texts.
+    """
+
+    def _load(self) -> list[str]:
+        text = self._require().read_text(encoding="utf-8")
+        decoder = json.JSONDecoder()
+        index = text.index("[") + 1
+        items: list[str] = []
+        while True:
+            while index < len(text) and text[index] in " \t\r\n,":
+                index += 1
+            if index >= len(text) or text[index] == "]":
+                return items
+            _, end = decoder.raw_decode(text, index)
+            items.append(text[index:end])
+            index = end
+
+    def _save(self, data: list[str]) -> None:
+        body = ",\n".join(data)
+        atomic_write_text(self._filepath, "[\n" + body + ("\n" if data else "") + "]\n")
+
+
+class NpyDirectoryDataset(_LocalDataset):
+    """A folder of named arrays (``<name>.npy``): saves and loads ``dict[str, np.ndarray]``.
+
+    Args:
+        filepath: the folder.
+        mmap: load arrays memory-mapped (read-only), so large feature matrices are streamed, not copied.
+    """
+
+    def __init__(self, filepath: str, mmap: bool = True, metadata: dict[str, Any] | None = None):
+        super().__init__(filepath, metadata)
+        self._mmap = mmap
+
+    def _load(self) -> dict[str, np.ndarray]:
+        folder = self._require()
+        return {
+            p.stem: np.load(p, mmap_mode="r" if self._mmap else None, allow_pickle=False)
+            for p in sorted(folder.glob("*.npy"))
+        }
+
+    def _save(self, data: dict[str, np.ndarray]) -> None:
+        with atomic_directory(self._filepath) as tmp:
+            for name, array in data.items():
+                np.save(tmp / f"{name}.npy", np.asarray(array), allow_pickle=False)
+
+
+class TensorBundleDataset(_LocalDataset):
+    """Named bundles of tensors plus JSON metadata (LoRA adapters, warmup checkpoints with Adam moments).
+
+    Data: ``dict[bundle_name, {"tensors": dict[str, torch.Tensor], "meta": dict}]``, stored as
+    ``<filepath>/<bundle_name>/tensors.safetensors`` and ``meta.json``; the whole folder is replaced atomically.
+    """
+
+    def _load(self) -> dict[str, dict]:
+        from safetensors.torch import load_file
+
+        folder = self._require()
+        bundles = {}
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            tensors_path = sub / "tensors.safetensors"
+            bundles[sub.name] = {
+                "tensors": load_file(tensors_path) if tensors_path.exists() else {},
+                "meta": json.loads((sub / "meta.json").read_text(encoding="utf-8")),
+            }
+        return bundles
+
+    def _save(self, data: dict[str, dict]) -> None:
+        from safetensors.torch import save_file
+
+        with atomic_directory(self._filepath) as tmp:
+            for name, bundle in data.items():
+                sub = tmp / name
+                sub.mkdir()
+                tensors = {k: v.detach().cpu().contiguous() for k, v in bundle.get("tensors", {}).items()}
+                if tensors:
+                    save_file(tensors, sub / "tensors.safetensors")
+                (sub / "meta.json").write_text(
+                    json.dumps(bundle.get("meta", {}), indent=2, sort_keys=True), encoding="utf-8"
+                )
+
+
+class PretrainedModelDataset(AbstractDataset):
+    """A causal LM loaded offline, converted once and cached as safetensors (read-only dataset).
+
+    Args:
+        source: a local folder, a package asset folder (see the ``${pkg:...}`` config resolver) or a Hugging
+            Face id (only for machines with network access; nothing is downloaded otherwise).
+        gguf_file: name of a GGUF file inside ``source``; it is de-quantised to ``dtype`` and cached.
+        cache_dir: where the converted model is kept (``data/06_models/base/<name>``).
+        dtype: ``float32`` (CPU default) or ``bfloat16``/``float16``.
+
+    ``load()`` returns a :class:`data_selection.llm.models.CausalLM` (model in eval mode + tokenizer).
+    """
+
+    def __init__(
+        self,
+        source: str,
+        cache_dir: str,
+        gguf_file: str | None = None,
+        dtype: str = "float32",
+        metadata: dict[str, Any] | None = None,
+    ):
+        self._source, self._gguf_file, self._cache_dir, self._dtype = source, gguf_file, cache_dir, dtype
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"source": self._source, "gguf_file": self._gguf_file, "cache_dir": self._cache_dir}
+
+    def _load(self):
+        from data_selection.llm.models import load_causal_lm
+
+        return load_causal_lm(self._source, gguf_file=self._gguf_file, cache_dir=self._cache_dir, dtype=self._dtype)
+
+    def _save(self, data) -> None:
+        raise DatasetError("PretrainedModelDataset is read-only: configure its `source` instead")
+
+    def _exists(self) -> bool:
+        return Path(self._cache_dir, "config.json").exists() or Path(self._source).exists()
