@@ -308,9 +308,9 @@ def test_alpaca_malformed(bad):
     text = _pretty([{"instruction": "ok", "output": "ok"}, bad])
     with pytest.raises(BadRecordError) as ei:
         normalise_alpaca(text, "a.json")
-    assert ei.value.line == 5
+    assert ei.value.line == 6  # "[", "{", 2 fields, "},", then the bad "{"
     records, report = normalise_alpaca(text, "a.json", on_bad_record="skip")
-    assert len(records) == 1 and report[0]["action"] == "skipped" and report[0]["origin"] == "a.json:5"
+    assert len(records) == 1 and report[0]["action"] == "skipped" and report[0]["origin"] == "a.json:6"
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,0 +1,15 @@
+"""``random``: a uniform subset at the same budget, through the same fine-tune and evaluate stages."""
+
+from kedro.pipeline import Pipeline, node
+
+from data_selection.pipelines import evaluate, finetune
+
+from .nodes import select_random
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    selection = Pipeline(
+        [node(select_random, ["pool", "params:selection"], ["selected_subset", "selected_original", "selection_summary"], name="select_random")]
+    )
+    method = Pipeline(selection, namespace="random", inputs={"pool"}, parameters={"params:selection"}, tags="random")
+    return method + finetune.create_pipeline("random") + evaluate.create_pipeline("random")
