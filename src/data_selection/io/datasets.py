@@ -140,6 +140,41 @@ class RawJSONArrayDataset(_LocalDataset):
         atomic_write_text(self._filepath, "[\n" + body + ("\n" if data else "") + "]\n")
 
 
+class DataFrameDataset(_LocalDataset):
+    """A pandas DataFrame as CSV or Parquet (by ``format`` or the file suffix), written atomically.
+
+    Args:
+        filepath: ``*.csv`` or ``*.parquet``.
+        format: ``"csv"`` or ``"parquet"``; default from the suffix.
+    """
+
+    def __init__(self, filepath: str, format: str | None = None, metadata: dict[str, Any] | None = None):
+        super().__init__(filepath, metadata)
+        self._format = format or Path(filepath).suffix.lstrip(".")
+        if self._format not in ("csv", "parquet"):
+            raise DatasetError(f"unsupported table format {self._format!r} for {filepath}; use csv or parquet")
+
+    def _load(self):
+        import pandas as pd
+
+        path = self._require()
+        return pd.read_csv(path) if self._format == "csv" else pd.read_parquet(path)
+
+    def _save(self, data) -> None:
+        path = self._filepath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_sibling(path)
+        try:
+            if self._format == "csv":
+                data.to_csv(tmp, index=False)
+            else:
+                data.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
 class NpyDirectoryDataset(_LocalDataset):
     """A folder of named arrays (``<name>.npy``): saves and loads ``dict[str, np.ndarray]``.
 
@@ -209,6 +244,7 @@ class PretrainedModelDataset(AbstractDataset):
         gguf_file: name of a GGUF file inside ``source``; it is de-quantised to ``dtype`` and cached.
         cache_dir: where the converted model is kept (``data/06_models/base/<name>``).
         dtype: ``float32`` (CPU default) or ``bfloat16``/``float16``.
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
 
     ``load()`` returns a :class:`data_selection.llm.models.CausalLM` (model in eval mode + tokenizer).
     """
@@ -219,9 +255,11 @@ class PretrainedModelDataset(AbstractDataset):
         cache_dir: str,
         gguf_file: str | None = None,
         dtype: str = "float32",
+        device: str = "auto",
         metadata: dict[str, Any] | None = None,
     ):
         self._source, self._gguf_file, self._cache_dir, self._dtype = source, gguf_file, cache_dir, dtype
+        self._device = device
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
@@ -230,7 +268,9 @@ class PretrainedModelDataset(AbstractDataset):
     def _load(self):
         from data_selection.llm.models import load_causal_lm
 
-        return load_causal_lm(self._source, gguf_file=self._gguf_file, cache_dir=self._cache_dir, dtype=self._dtype)
+        return load_causal_lm(
+            self._source, gguf_file=self._gguf_file, cache_dir=self._cache_dir, dtype=self._dtype, device=self._device
+        )
 
     def _save(self, data) -> None:
         raise DatasetError("PretrainedModelDataset is read-only: configure its `source` instead")

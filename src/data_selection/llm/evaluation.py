@@ -49,8 +49,8 @@ def letter_token_ids(tokenizer, n: int) -> list[int]:
     ids = []
     for letter in LETTERS[:n]:
         tokens = tokenizer(letter, add_special_tokens=False)["input_ids"]
-        if len(tokens) != 1:
-            raise ValueError(f"option letter {letter!r} is not a single token for this tokenizer: {tokens}")
+        if len(tokens) != 1 or (tokenizer.unk_token_id is not None and tokens[0] == tokenizer.unk_token_id):
+            raise ValueError(f"option letter {letter!r} is not a single known token for this tokenizer: {tokens}")
         ids.append(tokens[0])
     return ids
 

@@ -77,12 +77,14 @@ def collect_features(
                         seed=int(params["projection_seed"]),
                         **dict(params.get("projection_options") or {}),
                     )
+                device = next(model.parameters()).device
                 if gradient_type == "adam":
-                    m = torch.cat([bundle["tensors"][f"exp_avg.{n}"].flatten() for n in collector.names]).float()
-                    v = torch.cat([bundle["tensors"][f"exp_avg_sq.{n}"].flatten() for n in collector.names]).float()
+                    m = torch.cat([bundle["tensors"][f"exp_avg.{n}"].flatten() for n in collector.names]).float().to(device)
+                    v = torch.cat([bundle["tensors"][f"exp_avg_sq.{n}"].flatten() for n in collector.names]).float().to(device)
                 out = np.zeros((len(encoded), projector.output_dim), dtype=np.float32)
                 for batch_idx in tqdm(batches, desc=f"{desc} {name}", leave=False):
                     batch = pad_batch([encoded[i] for i in batch_idx], lm.tokenizer.pad_token_id, side="right")
+                    batch = {key: tensor.to(device) for key, tensor in batch.items()}
                     start = time.perf_counter()
                     grads = collector.gradients(batch["input_ids"], batch["labels"], batch["attention_mask"])
                     if gradient_type == "adam":

@@ -53,7 +53,21 @@ def _torch_dtype(dtype: str) -> torch.dtype:
         raise ValueError(f"unsupported dtype {dtype!r}; use float32, bfloat16 or float16") from None
 
 
-def load_causal_lm(source: str, *, gguf_file: str | None = None, cache_dir: str | None = None, dtype: str = "float32"):
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; any other value is passed to ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_causal_lm(
+    source: str,
+    *,
+    gguf_file: str | None = None,
+    cache_dir: str | None = None,
+    dtype: str = "float32",
+    device: str = "auto",
+):
     """Load a causal LM and tokenizer without touching the network unless ``source`` is a hub id.
 
     Args:
@@ -61,6 +75,7 @@ def load_causal_lm(source: str, *, gguf_file: str | None = None, cache_dir: str 
         gguf_file: GGUF file name inside ``source``; de-quantised to ``dtype``.
         cache_dir: folder for the converted safetensors copy; reused while ``source`` is unchanged.
         dtype: ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda[:n]"``.
 
     Returns:
         :class:`CausalLM` with the model in eval mode.
@@ -87,7 +102,7 @@ def load_causal_lm(source: str, *, gguf_file: str | None = None, cache_dir: str 
         if marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint:
             tokenizer = AutoTokenizer.from_pretrained(cache)
             model = AutoModelForCausalLM.from_pretrained(cache, dtype=torch_dtype)
-            return CausalLM(_prepare(model), _prepare_tokenizer(tokenizer), name)
+            return CausalLM(_prepare(model).to(resolve_device(device)), _prepare_tokenizer(tokenizer), name)
 
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     logger.info("Loading %s%s (converted once, then cached)", source, f" / {gguf_file}" if gguf_file else "")
@@ -111,7 +126,7 @@ def load_causal_lm(source: str, *, gguf_file: str | None = None, cache_dir: str 
                 json.dumps({"source": source, "gguf_file": gguf_file, "dtype": dtype, "fingerprint": fingerprint})
             )
         logger.info("Cached converted model in %s", cache_dir)
-    return CausalLM(_prepare(model), _prepare_tokenizer(tokenizer), name)
+    return CausalLM(_prepare(model).to(resolve_device(device)), _prepare_tokenizer(tokenizer), name)
 
 
 def _prepare(model):

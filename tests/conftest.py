@@ -1,0 +1,39 @@
+"""Shared fixtures. Telemetry and hub access are off for every test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_project_copy(destination: Path) -> Path:
+    """A runnable copy of the project (pyproject, conf/base + conf/test, empty data folders).
+
+    The packaged Alpaca demo and the converted base model are copied when present, so the run does not
+    repeat the ~40 s GGUF conversion (the cache is re-validated by its fingerprint).
+    """
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", destination / "pyproject.toml")
+    for env in ("base", "test"):
+        shutil.copytree(PROJECT_ROOT / "conf" / env, destination / "conf" / env)
+    (destination / "conf" / "local").mkdir(parents=True)
+    for layer in ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models", "07_model_output", "08_reporting"):
+        (destination / "data" / layer).mkdir(parents=True)
+    alpaca = PROJECT_ROOT / "data" / "01_raw" / "alpaca_en_demo.json"
+    if not alpaca.exists():
+        pytest.skip("packaged Alpaca demo missing: run `make setup` first")
+    shutil.copy(alpaca, destination / "data" / "01_raw" / alpaca.name)
+    cached = PROJECT_ROOT / "data" / "06_models" / "base"
+    if cached.exists():
+        shutil.copytree(cached, destination / "data" / "06_models" / "base")
+    return destination
