@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup run compare test viz mlflow-ui benchmark clean-data
+.PHONY: setup run selectit compare test viz mlflow-ui benchmark clean-data
 
 setup: $(STAMP)
 
@@ -26,6 +26,9 @@ $(STAMP): pyproject.toml scripts/install_assets.py
 
 run: setup  ## LESS main job: data prep, selection, fine-tune, evaluation (MLflow run "less")
 	$(BIN)/kedro run --pipeline=less
+
+selectit: setup  ## SelectIT: self-reflection ratings by SmolLM2 + Gemma-3-270M, fine-tune, evaluate
+	$(BIN)/kedro run --pipeline=selectit
 
 compare: setup  ## random baseline + base model reference + comparison table (after `make run`)
 	$(BIN)/kedro run --pipeline=random

@@ -24,6 +24,8 @@ def make_project_copy(destination: Path) -> Path:
     repeat the ~40 s GGUF conversion (the cache is re-validated by its fingerprint).
     """
     shutil.copy(PROJECT_ROOT / "pyproject.toml", destination / "pyproject.toml")
+    # Kedro's bootstrap wants src/ inside the project (the package itself is imported from the install)
+    shutil.copytree(PROJECT_ROOT / "src", destination / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for env in ("base", "test"):
         shutil.copytree(PROJECT_ROOT / "conf" / env, destination / "conf" / env)
     (destination / "conf" / "local").mkdir(parents=True)
@@ -36,4 +38,31 @@ def make_project_copy(destination: Path) -> Path:
     cached = PROJECT_ROOT / "data" / "06_models" / "base"
     if cached.exists():
         shutil.copytree(cached, destination / "data" / "06_models" / "base")
+    models = PROJECT_ROOT / "data" / "01_raw" / "models"
+    if models.exists():
+        (destination / "data" / "01_raw" / "models").symlink_to(models, target_is_directory=True)
     return destination
+
+
+def run_pipeline_in_copy(destination: Path, pipeline: str) -> Path:
+    """``kedro run --pipeline=<pipeline> --env test`` through a KedroSession in a fresh project copy.
+
+    The converted base models are copied back to the repository's cache so later sessions skip conversion.
+    """
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    root = make_project_copy(destination)
+    cwd = os.getcwd()
+    os.chdir(root)  # the MLflow sqlite URI and the data paths are relative to the project root
+    try:
+        bootstrap_project(root)
+        with KedroSession.create(project_path=root, env="test") as session:
+            session.run(pipeline_names=[pipeline])
+    finally:
+        os.chdir(cwd)
+    for model_dir in (root / "data" / "06_models" / "base").glob("*"):
+        target = PROJECT_ROOT / "data" / "06_models" / "base" / model_dir.name
+        if not target.exists():
+            shutil.copytree(model_dir, target)
+    return root

@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from data_selection.hooks import RunMetadataHooks, package_path
+from data_selection.hooks import MlflowRunStackHooks, RunMetadataHooks, package_path
 
-HOOKS = (RunMetadataHooks(),)
+HOOKS = (RunMetadataHooks(), MlflowRunStackHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline, node
 
-from data_selection.pipelines import evaluate, finetune
+from data_selection.pipelines.method import method_pipeline
 
 from .nodes import (
     check_budget,
@@ -47,11 +47,4 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
-    method = Pipeline(
-        selection,
-        namespace="less",
-        inputs={"pool", "target_validation", "base_model"},
-        parameters={"params:less", "params:selection"},
-        tags="less",
-    )
-    return method + finetune.create_pipeline("less") + evaluate.create_pipeline("less")
+    return method_pipeline(selection, "less", inputs={"pool", "target_validation", "base_model"}, parameters={"params:less", "params:selection"})

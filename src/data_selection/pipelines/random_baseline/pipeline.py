@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline, node
 
-from data_selection.pipelines import evaluate, finetune
+from data_selection.pipelines.method import method_pipeline
 
 from .nodes import select_random
 
@@ -11,5 +11,4 @@ def create_pipeline(**kwargs) -> Pipeline:
     selection = Pipeline(
         [node(select_random, ["pool", "params:selection"], ["selected_subset", "selected_original", "selection_summary"], name="select_random")]
     )
-    method = Pipeline(selection, namespace="random", inputs={"pool"}, parameters={"params:selection"}, tags="random")
-    return method + finetune.create_pipeline("random") + evaluate.create_pipeline("random")
+    return method_pipeline(selection, "random", inputs={"pool"}, parameters={"params:selection"})

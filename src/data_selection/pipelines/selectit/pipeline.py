@@ -3,7 +3,7 @@ and evaluate with the shared stages."""
 
 from kedro.pipeline import Pipeline, node
 
-from data_selection.pipelines import evaluate, finetune
+from data_selection.pipelines.method import method_pipeline
 
 from .nodes import check_prompts, rating_probabilities, score_levels, select_top
 
@@ -38,11 +38,4 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
-    method = Pipeline(
-        selection,
-        namespace="selectit",
-        inputs={"pool", "base_model", "second_rating_model"},
-        parameters={"params:selectit", "params:selection"},
-        tags="selectit",
-    )
-    return method + finetune.create_pipeline("selectit") + evaluate.create_pipeline("selectit")
+    return method_pipeline(selection, "selectit", inputs={"pool", "base_model", "second_rating_model"}, parameters={"params:selectit", "params:selection"})
