@@ -44,6 +44,9 @@ def test_levels_recomputed_from_the_stored_probabilities(selectit_run):
     assert counts[0] < counts[1]  # SmolLM2-135M < Gemma-3-270M
     weights = np.array(counts, dtype=float) / sum(counts)
     np.testing.assert_allclose(levels["model"], weights @ np.vstack(sentence_rows))
+    base = pd.read_parquet(feature / "rating_probabilities_base.parquet")["model"].iloc[0]
+    np.testing.assert_allclose(levels["token"], levels[f"token_{base}"])  # token/sentence: the base model
+    np.testing.assert_allclose(levels["sentence"], levels[f"sentence_{base}"])
 
 
 def test_selected_subset_is_top_of_model_level_and_verbatim(selectit_run):

@@ -93,8 +93,9 @@ def score_levels(pool: list[dict], probabilities_a: pd.DataFrame, probabilities_
 
     Returns:
         (table ``id, token_<m>, sentence_<m> for each model m, token, sentence, model``, failure report).
-        ``token``/``sentence`` are the parameter-weighted mixes of the per-model scores at that level, so the
-        three levels can be compared on the same scale; ``model`` is S_model (paper Eq. 4).
+        The three comparison columns follow the paper's progression: ``token`` is the first (base) model's
+        score under one prompt (Eq. 2), ``sentence`` the same model over K prompts (Eq. 3), ``model`` the
+        weighted combination over models (Eq. 4).
 
     Raises:
         ValueError: an example could not be scored and ``on_failure`` is ``error`` (names its id and reason).
@@ -116,17 +117,15 @@ def score_levels(pool: list[dict], probabilities_a: pd.DataFrame, probabilities_
     counts = [float(t["model_parameters"].iloc[0]) for t in tables]
     weights = sit.model_weights(counts, params["weighting"])
     out = pd.DataFrame({"id": ids})
-    token_rows, sentence_rows = [], []
+    sentence_rows = []
     for name, table in zip(names, tables):
         token = sit.token_level_score(_probability_cube(table, ids, k, levels), params["normalisation"])  # (N, K)
         sentence = sit.sentence_level_score(token, float(params["alpha"]))
         out[f"token_{name}"] = token[:, int(params["token_level_prompt"])]
         out[f"sentence_{name}"] = sentence
-        token_rows.append(out[f"token_{name}"].to_numpy())
         sentence_rows.append(sentence)
-    normalised = weights / weights.sum()
-    out["token"] = normalised @ np.vstack(token_rows)
-    out["sentence"] = normalised @ np.vstack(sentence_rows)
+    out["token"] = out[f"token_{names[0]}"]
+    out["sentence"] = out[f"sentence_{names[0]}"]
     out["model"] = sit.model_level_score(np.vstack(sentence_rows), weights)
     logger.info("SelectIT model weights (%s): %s", params["weighting"], dict(zip(names, np.round(weights, 4))))
     return out, failures
