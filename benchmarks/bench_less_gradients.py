@@ -348,24 +348,23 @@ def main(argv=None) -> dict:
                 full = torch.stack(list(block)).to(torch.float16)  # LESS _project: stack, cast to float16
                 return proj.project(full, model_id=0)
 
+            def timed_call(dtype):
+                """(construction seconds, one-call seconds, projected block) for a projector in ``dtype``."""
+                t = time.perf_counter()
+                projector = build(dtype)
+                construct = time.perf_counter() - t
+                t = time.perf_counter()
+                projected = call(projector)
+                return construct, time.perf_counter() - t, projected
+
             try:
-                t = time.perf_counter()
-                ref_projector = build(pdtype)
-                r_construct = time.perf_counter() - t
-                t = time.perf_counter()
-                ref_projected = call(ref_projector)
-                r_call = time.perf_counter() - t
+                r_construct, r_call, ref_projected = timed_call(pdtype)
             except RuntimeError as exc:  # e.g. a half-precision op missing on this CPU
                 if pdtype == torch.float32:
                     raise
                 notes.append(f"TRAK BasicProjector in {pdtype} failed on CPU ({exc}); timed in float32 instead")
                 pdtype = torch.float32
-                t = time.perf_counter()
-                ref_projector = build(pdtype)
-                r_construct = time.perf_counter() - t
-                t = time.perf_counter()
-                ref_projected = call(ref_projector)
-                r_call = time.perf_counter() - t
+                r_construct, r_call, ref_projected = timed_call(pdtype)
             projector_desc = (
                 f"trak {importlib.metadata.version('traker')} BasicProjector(rademacher, block_size {LESS_BLOCK_SIZE}, "
                 f"{str(pdtype).replace('torch.', '')}), input cast to float16"

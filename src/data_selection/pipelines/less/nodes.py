@@ -30,7 +30,11 @@ def check_budget(pool: list[dict], target_validation: list[dict], selection: dic
 
 
 def sample_warmup_set(pool: list[dict], budget: dict[str, Any], params: dict[str, Any]) -> list[dict]:
-    """A random ``warmup_fraction`` of the pool (LESS §4.1, 5% in the paper), seeded by ``warmup_seed``."""
+    """A random ``warmup_fraction`` of the pool (LESS §4.1, 5% in the paper), seeded by ``warmup_seed``.
+
+    ``budget`` (the output of :func:`check_budget`) is not used: taking it as an input orders the budget
+    check before any training, so a bad budget fails in seconds rather than after warmup.
+    """
     fraction = float(params["warmup_fraction"])
     if not 0 < fraction <= 1:
         raise ValueError(f"warmup_fraction must be in (0, 1], got {fraction}")
