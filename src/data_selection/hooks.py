@@ -1,8 +1,7 @@
-"""Hooks: tags every MLflow run with the git commit and config env, and logs its wall time."""
+"""Hooks: the project's MLflow store, the git commit of every run, the experiment kind, and the run's wall time."""
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import logging
 import os
 import subprocess
@@ -16,23 +15,8 @@ logger = logging.getLogger(__name__)
 #: a tracking URI the user exported before starting Kedro wins over the project default
 _USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
 
-
-def package_path(distribution: str, relative_path: str = "") -> str:
-    """Absolute path of ``relative_path`` inside an installed distribution (config resolver ``pkg``).
-
-    The package is located without importing it (some asset packages import missing dependencies).
-
-    Raises:
-        FileNotFoundError: the distribution is not installed (run ``make setup``) or the path is absent.
-    """
-    try:
-        location = md.distribution(distribution).locate_file(relative_path)
-    except md.PackageNotFoundError:
-        raise FileNotFoundError(
-            f"asset package {distribution!r} is not installed; run `make setup` "
-            f"(or `python scripts/install_assets.py`), or point the configuration at your own file"
-        ) from None
-    return str(Path(str(location)))
+#: MLflow 3 experiment kind for model training (the UI then opens on the runs table)
+EXPERIMENT_KIND = "custom_model_development"
 
 
 def git_commit(path: Path) -> str:
@@ -45,7 +29,8 @@ def git_commit(path: Path) -> str:
 
 
 class RunMetadataHooks:
-    """Adds tags (git SHA, config env, pipeline) and a ``wall_time_s`` metric to the active MLflow run."""
+    """Adds a ``git_commit`` tag and a ``wall_time_s`` metric to the active MLflow run; marks the experiment as
+    model training (``mlflow.experimentKind``)."""
 
     def __init__(self):
         self._start = None
@@ -71,14 +56,12 @@ class RunMetadataHooks:
 
         if mlflow.active_run() is None:
             return
-        names = run_params.get("pipeline_names") or [run_params.get("pipeline_name") or "__default__"]
-        mlflow.set_tags(
-            {
-                "git_commit": git_commit(self._project_path),
-                "config_env": run_params.get("env") or "local",
-                "pipeline": "+".join(names) if isinstance(names, list) else str(names),
-            }
-        )
+        # kedro-mlflow already tags the run with its run parameters (env, pipeline name, tags, ...); the git commit
+        # is the one fact it does not record. The experiment kind makes `mlflow ui` open on the runs table rather
+        # than MLflow 3's GenAI overview.
+        mlflow.set_tag("git_commit", git_commit(self._project_path))
+        experiment_id = mlflow.active_run().info.experiment_id
+        mlflow.MlflowClient().set_experiment_tag(experiment_id, "mlflow.experimentKind", EXPERIMENT_KIND)
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow ends the run
     def after_pipeline_run(self, run_params, pipeline, catalog) -> None:

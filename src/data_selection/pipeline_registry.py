@@ -1,32 +1,35 @@
-"""Project pipelines: one per method, each runnable alone (``kedro run --pipeline=less``)."""
+"""Project pipelines, built from the method registry (:mod:`data_selection.pipelines.registry`).
+
+``data_prep``   the shared pool and target questions
+``<method>``    data prep + the method's selection + its track (``kedro run --pipeline=less``), for every registered
+                method (``less``, ``selectit``, ``random``, ...)
+``reference``   data prep + the base model evaluated without fine-tuning
+``compare``     every text method, random and the base model over ``judge.seeds``, then the comparison report
+``__default__`` = ``compare``
+"""
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from data_selection.pipelines import data_prep, less, random_baseline, reference, reporting, selectit
+from data_selection.pipelines import data_prep, reporting
+from data_selection.pipelines.registry import method_pipeline, registered_methods
+from data_selection.pipelines.tracks.text import create_reference_pipeline
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Each method pipeline includes data prep, its selection, the shared fine-tune and evaluation.
-
-    ``less``       data prep + LESS selection + fine-tune + evaluate (namespace ``less``)
-    ``selectit``   data prep + SelectIT self-reflection selection + fine-tune + evaluate (``selectit``)
-    ``random``     data prep + random subset at the same budget + fine-tune + evaluate (``random``)
-    ``reference``  data prep + evaluation of the base model without fine-tuning (``reference``)
-    ``compare``    the table and plot comparing every evaluated method (reads their metrics)
-    ``__default__`` all of the above
-    """
     prep = data_prep.create_pipeline()
-    pipelines = {
-        "data_prep": prep,
-        "less": prep + less.create_pipeline(),
-        "selectit": prep + selectit.create_pipeline(),
-        "random": prep + random_baseline.create_pipeline(),
-        "reference": prep + reference.create_pipeline(),
-        "compare": reporting.create_pipeline(),
-    }
-    pipelines["__default__"] = (
-        pipelines["less"] + pipelines["selectit"] + pipelines["random"] + pipelines["reference"] + pipelines["compare"]
-    )
+    methods = registered_methods()
+    pipelines: dict[str, Pipeline] = {"data_prep": prep}
+    for name, method in methods.items():
+        pipelines[name] = prep + method_pipeline(method)
+    reference = create_reference_pipeline()
+    pipelines["reference"] = prep + reference
+    text_methods = [m for m in methods.values() if m.track == "text"]
+    compare = prep + reference
+    for method in text_methods:
+        compare += method_pipeline(method)
+    compare += reporting.create_pipeline([m.name for m in text_methods] + ["reference"])
+    pipelines["compare"] = compare
+    pipelines["__default__"] = compare
     return pipelines

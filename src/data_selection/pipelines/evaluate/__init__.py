@@ -1,5 +1,1 @@
-"""evaluate pipeline."""
-
-from .pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
+"""The text track's evaluation stage (wired by :mod:`data_selection.pipelines.tracks.text`)."""

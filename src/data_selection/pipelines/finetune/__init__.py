@@ -1,5 +1,1 @@
-"""finetune pipeline."""
-
-from .pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
+"""The text track's fine-tune stage (wired by :mod:`data_selection.pipelines.tracks.text`)."""

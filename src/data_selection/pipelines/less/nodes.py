@@ -1,4 +1,5 @@
-"""LESS nodes (Xia et al. 2024): warmup LoRA, gradient datastore, influence, top-k.
+"""LESS nodes (Xia et al. 2024): warmup LoRA, gradient datastore, influence scores (the shared ``select`` stage
+keeps the top budget).
 
 The math is in :mod:`data_selection.core.less`; gradients in :mod:`data_selection.llm.less_features`.
 """
@@ -11,30 +12,18 @@ from typing import Any
 import numpy as np
 
 from data_selection.core.less import aggregate_influence, checkpoint_weights, pairwise_influence
-from data_selection.core.selection import random_indices, top_k_indices
+from data_selection.core.selection import random_indices
 from data_selection.llm.evaluation import answer_messages
 from data_selection.llm.less_features import collect_features
 from data_selection.llm.models import CausalLM
 from data_selection.llm.training import train_lora
-from data_selection.pipelines.common import materialise, score_distribution_plot, scores_table, selection_count
+from data_selection.pipelines.select.nodes import scores_table
 
 logger = logging.getLogger(__name__)
 
 
-def check_budget(pool: list[dict], target_validation: list[dict], selection: dict[str, Any]) -> dict[str, Any]:
-    """Fail fast, before any training: budget within the pool and a non-empty validation set."""
-    count = selection_count(pool, selection)
-    if not target_validation:
-        raise ValueError("the target task has no validation examples: LESS needs some to match against")
-    return {"pool_size": len(pool), "selected": count, "validation_examples": len(target_validation)}
-
-
-def sample_warmup_set(pool: list[dict], budget: dict[str, Any], params: dict[str, Any]) -> list[dict]:
-    """A random ``warmup_fraction`` of the pool (LESS §4.1, 5% in the paper), seeded by ``warmup_seed``.
-
-    ``budget`` (the output of :func:`check_budget`) is not used: taking it as an input orders the budget
-    check before any training, so a bad budget fails in seconds rather than after warmup.
-    """
+def sample_warmup_set(pool: list[dict], params: dict[str, Any]) -> list[dict]:
+    """A random ``warmup_fraction`` of the pool (LESS §4.1, 5% in the paper), seeded by ``warmup_seed``."""
     fraction = float(params["warmup_fraction"])
     if not 0 < fraction <= 1:
         raise ValueError(f"warmup_fraction must be in (0, 1], got {fraction}")
@@ -109,15 +98,3 @@ def score_influence(
     scores, per_subtask, subtask_names = aggregate_influence(influence, subtasks, params["aggregation"])
     best = [subtask_names[i] for i in per_subtask.argmax(axis=1)]
     return scores_table(pool, scores, {"best_subtask": best})
-
-
-def select_top(pool: list[dict], scores, selection: dict[str, Any]):
-    """Top-k pool examples by score (ties: pool order). Returns subset, verbatim subset, summary, plot."""
-    count = selection_count(pool, selection)
-    if list(scores["id"]) != [r["id"] for r in pool]:
-        raise ValueError("the scores table does not match the pool (ids differ): rerun the scoring node")
-    indices = top_k_indices(scores["score"].to_numpy(), count)
-    chosen, raw, summary = materialise(pool, indices)
-    summary["score_cutoff"] = float(scores["score"].to_numpy()[indices[-1]])
-    figure = score_distribution_plot(scores, count, "LESS influence scores")
-    return chosen, raw, summary, figure

@@ -1,25 +1,15 @@
-"""``less``: warmup -> gradient datastore -> influence -> top-k, then the shared fine-tune and evaluate."""
+"""``less``: warmup LoRA -> gradient datastore -> influence scores (then the shared select stage and text track)."""
 
 from kedro.pipeline import Pipeline, node
 
-from data_selection.pipelines.method import method_pipeline
-
-from .nodes import (
-    check_budget,
-    pool_gradient_features,
-    sample_warmup_set,
-    score_influence,
-    select_top,
-    validation_gradient_features,
-    warmup_lora,
-)
+from .nodes import pool_gradient_features, sample_warmup_set, score_influence, validation_gradient_features, warmup_lora
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    selection = Pipeline(
+    """LESS's own nodes, un-namespaced (the registry puts them under ``less``); ends in ``scores``."""
+    return Pipeline(
         [
-            node(check_budget, ["pool", "target_validation", "params:selection"], "budget_check", name="check_budget"),
-            node(sample_warmup_set, ["pool", "budget_check", "params:less"], "warmup_set", name="sample_warmup_set"),
+            node(sample_warmup_set, ["pool", "params:less"], "warmup_set", name="sample_warmup_set"),
             node(warmup_lora, ["base_model", "warmup_set", "params:less"], ["warmup_checkpoints", "warmup_summary"], name="warmup_lora"),
             node(
                 pool_gradient_features,
@@ -39,12 +29,5 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "scores",
                 name="score_influence",
             ),
-            node(
-                select_top,
-                ["pool", "scores", "params:selection"],
-                ["selected_subset", "selected_original", "selection_summary", "selection_plot"],
-                name="select_top",
-            ),
         ]
     )
-    return method_pipeline(selection, "less", inputs={"pool", "target_validation", "base_model"}, parameters={"params:less", "params:selection"})

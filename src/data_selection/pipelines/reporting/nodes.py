@@ -1,44 +1,145 @@
-"""Comparison of every evaluated method at the same budget."""
+"""The comparison report: every evaluated method against random and the base model, with uncertainty.
+
+For each (method, metric) the report gives the mean over judge seeds, the std of the per-seed means, a 95% CI (a
+bootstrap over test questions, and over seeds when there are several) and the difference from the random baseline
+with a *paired* bootstrap CI (the same resampled questions for both). Statistics: :mod:`data_selection.core.stats`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-METRICS = ["mmlu_accuracy", "bbh_accuracy", "test_response_loss"]
-ORDER = ["less", "selectit", "random", "reference"]
+from data_selection.core import stats  # noqa: E402
+from data_selection.pipelines.parameters import JudgeParams  # noqa: E402
+
+#: per-question columns of ``test_predictions`` and the metric each one averages to
+PER_QUESTION = {"accuracy": "correct", "option_nll": "option_nll", "letter_mass": "letter_mass", "response_loss": "response_loss"}
+TASKS = ("mmlu", "bbh")
+LOWER_IS_BETTER = {"option_nll", "response_loss", "test_response_loss"}
+BASELINE = "random"
+REFERENCE = "reference"
 
 
-def compare_methods(metrics_by_method: Mapping[str, Callable[[], dict]], summaries: Mapping[str, Callable[[], dict]]):
-    """A table (one row per evaluated method, ``reference`` = base model without fine-tuning) and a bar chart.
+def metric_names() -> list[str]:
+    """Every metric the report can compute: overall (``accuracy``, ``option_nll``, ``letter_mass``,
+    ``test_response_loss``) and per task (``<task>_accuracy``, ``<task>_option_nll``, ...)."""
+    overall = ["accuracy", "option_nll", "letter_mass", "test_response_loss"]
+    return overall + [f"{t}_{m}" for t in TASKS for m in PER_QUESTION]
 
-    Args:
-        metrics_by_method: partitions ``{method: load()}`` of ``data/08_reporting/<method>/evaluation_metrics.json``.
-        summaries: partitions of ``.../selection_summary.json`` (the subset size of each method).
+
+def _parse(metric: str) -> tuple[str | None, str]:
+    """``"mmlu_option_nll"`` -> ``("mmlu", "option_nll")``; ``"test_response_loss"`` -> ``(None, "response_loss")``."""
+    if metric == "test_response_loss":
+        return None, "response_loss"
+    for task in TASKS:
+        if metric.startswith(task + "_"):
+            return task, metric[len(task) + 1 :]
+    return None, metric
+
+
+def question_matrix(predictions: list[dict], metric: str) -> tuple[np.ndarray, list[str]]:
+    """(S, Q) float64 matrix of one metric's per-question values (rows: seeds; columns: questions sorted by id).
 
     Raises:
-        ValueError: no method has been evaluated yet.
+        ValueError: unknown metric, a prediction row without the needed column, or seeds that saw different questions.
     """
-    methods = {key.strip("/"): load for key, load in metrics_by_method.items()}
-    if not methods:
-        raise ValueError("no evaluation metrics found: run a method pipeline first (e.g. `kedro run --pipeline=less`)")
-    sizes = {key.strip("/"): load for key, load in summaries.items()}
-    names = sorted(methods, key=lambda m: (ORDER.index(m) if m in ORDER else len(ORDER), m))
+    if metric not in metric_names():
+        raise ValueError(f"unknown metric {metric!r}; known: {metric_names()}")
+    task, base = _parse(metric)
+    column = PER_QUESTION[base]
+    frame = pd.DataFrame(predictions)
+    if column not in frame.columns:
+        raise ValueError(f"test predictions lack the per-question column {column!r}: re-run the evaluation")
+    if task is not None:
+        frame = frame[frame["task"] == task]
+    rows, ids = [], None
+    for _, group in frame.groupby("seed", sort=True):
+        group = group.sort_values("id")
+        if ids is None:
+            ids = group["id"].tolist()
+        elif group["id"].tolist() != ids:
+            raise ValueError("the seeds of one method were evaluated on different test questions")
+        rows.append(group[column].to_numpy(dtype=np.float64))
+    return np.vstack(rows), ids or []
+
+
+def compare_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFrame, Any]:
+    """The comparison table and plot.
+
+    Args:
+        judge: ``params:judge`` (``metrics``, ``bootstrap_resamples``, ``bootstrap_seed``, ``min_questions``).
+        evaluations: ``<method>__predictions`` (rows of ``<method>.test_predictions``) and ``<method>__metrics``
+            (``<method>.evaluation_metrics``) for every registered method, ``random`` and ``reference``.
+
+    Returns:
+        (table with one row per (method, metric): ``method, metric, target_model, mean, std, n_seeds, ci95_low,
+        ci95_high, delta_vs_random, delta_ci95_low, delta_ci95_high``; the figure).
+
+    Raises:
+        ValueError: no random baseline; methods evaluated on different questions or target models.
+    """
+    methods = sorted({key.rsplit("__", 1)[0] for key in evaluations})
+    if BASELINE not in methods:
+        raise ValueError("the comparison needs the random baseline's evaluation (pipeline `random`)")
+    order = [m for m in methods if m not in (BASELINE, REFERENCE)] + [BASELINE] + ([REFERENCE] if REFERENCE in methods else [])
+    targets = {m: evaluations[f"{m}__metrics"].get("target_model") for m in order}
+    if len(set(targets.values())) > 1:
+        raise ValueError(f"methods were evaluated on different target models: {targets}; compare on one target")
+    options = dict(
+        n_resamples=int(judge["bootstrap_resamples"]), seed=int(judge["bootstrap_seed"]), min_questions=int(judge["min_questions"])
+    )
     rows = []
-    for name in names:
-        metrics = methods[name]()
-        selected = sizes[name]().get("selected") if name in sizes else None
-        rows.append({"method": name, "train_examples": selected, **{m: metrics.get(m) for m in METRICS}})
+    for metric in judge["metrics"]:
+        matrices = {m: question_matrix(evaluations[f"{m}__predictions"], metric) for m in order}
+        base_matrix, base_ids = matrices[BASELINE]
+        for method in order:
+            matrix, ids = matrices[method]
+            if ids != base_ids:
+                raise ValueError(f"{method} and {BASELINE} were evaluated on different test questions: re-run both")
+            summary = stats.summarise_over_seeds(matrix, **options)
+            delta, low, high = stats.paired_delta_ci(matrix, base_matrix, **options)
+            rows.append(
+                {"method": method, "metric": metric, "target_model": targets[method], **summary,
+                 "delta_vs_random": delta, "delta_ci95_low": low, "delta_ci95_high": high}
+            )
     table = pd.DataFrame(rows)
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.5))
-    for ax, metric in zip(axes, METRICS):
-        ax.bar(table["method"], table[metric].astype(float), color=[f"C{i}" for i in range(len(table))])
-        ax.set_title(metric + (" (lower is better)" if "loss" in metric else ""))
-        ax.tick_params(axis="x", rotation=20, labelsize=8)
+    return table, comparison_plot(table)
+
+
+def comparison_plot(table: pd.DataFrame):
+    """One panel per metric: each method's mean with its 95% CI; random (dashed) and the base model (dotted)."""
+    metrics = list(dict.fromkeys(table["metric"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.8), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        part = table[(table["metric"] == metric) & (table["method"] != REFERENCE)].reset_index(drop=True)
+        x = np.arange(len(part))
+        err = np.vstack([part["mean"] - part["ci95_low"], part["ci95_high"] - part["mean"]])
+        ax.errorbar(x, part["mean"], yerr=err, fmt="o", capsize=4, color="C0")
+        random_mean = table[(table["metric"] == metric) & (table["method"] == BASELINE)]["mean"]
+        if len(random_mean):
+            ax.axhline(float(random_mean.iloc[0]), color="C1", linestyle="--", label="random")
+        reference = table[(table["metric"] == metric) & (table["method"] == REFERENCE)]["mean"]
+        if len(reference):
+            ax.axhline(float(reference.iloc[0]), color="grey", linestyle=":", label="base model")
+        ax.set_xticks(x, part["method"], rotation=20, fontsize=8)
+        ax.set_title(metric + (" (lower is better)" if metric in LOWER_IS_BETTER or metric.endswith(("option_nll", "response_loss")) else ""), fontsize=9)
+        ax.legend(fontsize=7)
     fig.tight_layout()
-    return table, fig
+    return fig
+
+
+def evaluation_inputs(methods: Mapping[str, Any]) -> dict[str, str]:
+    """The report node's inputs: ``{"<m>__predictions": "<m>.test_predictions", "<m>__metrics": ...}``."""
+    inputs = {}
+    for name in methods:
+        inputs[f"{name}__predictions"] = f"{name}.test_predictions"
+        inputs[f"{name}__metrics"] = f"{name}.evaluation_metrics"
+    return inputs

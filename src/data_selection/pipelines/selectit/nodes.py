@@ -1,4 +1,4 @@
-"""SelectIT nodes (Liu et al., NeurIPS 2024): rating probabilities per model, three reflection levels, top-k.
+"""SelectIT nodes (Liu et al., NeurIPS 2024): rating probabilities per model, three reflection levels, scores.
 
 The math is in :mod:`data_selection.core.selectit`; the model code in :mod:`data_selection.llm.rating`.
 """
@@ -19,7 +19,7 @@ from data_selection.core import selectit as sit  # noqa: E402
 from data_selection.core.selection import top_k_indices  # noqa: E402
 from data_selection.llm.models import CausalLM  # noqa: E402
 from data_selection.llm.rating import RatingScorer  # noqa: E402
-from data_selection.pipelines.common import materialise, score_distribution_plot, scores_table, selection_count  # noqa: E402
+from data_selection.pipelines.select.nodes import scores_table, selection_count  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def instruction_response(record: dict) -> tuple[str, str]:
 
 def check_prompts(pool: list[dict], selection: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """Fail fast: a valid budget and at least ``num_prompts`` rating prompts in the configuration."""
-    count = selection_count(pool, selection)
+    count = selection_count(len(pool), selection)
     k = int(params["num_prompts"])
     if not 1 <= k <= len(params["prompts"]):
         raise ValueError(f"num_prompts={k} but {len(params['prompts'])} rating prompts are configured")
@@ -131,34 +131,31 @@ def score_levels(pool: list[dict], probabilities_a: pd.DataFrame, probabilities_
     return out, failures
 
 
-def select_top(pool: list[dict], level_scores: pd.DataFrame, selection: dict[str, Any], params: dict[str, Any]):
-    """Top ``budget`` examples by the chosen level (``params.level``, default ``model``).
+def level_scores_to_scores(pool: list[dict], level_scores: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """The scores table of the chosen reflection level (``selectit.level``, default ``model``), with every level's
+    score beside it (columns ``token``, ``sentence``, ``model``) so the shared select stage keeps them.
 
-    Returns:
-        (subset, verbatim subset, summary, scores table, score plot, level comparison plot).
+    Raises:
+        ValueError: the level scores do not match the pool (ids differ).
     """
     if list(level_scores["id"]) != [r["id"] for r in pool]:
         raise ValueError("level scores do not match the pool (ids differ): rerun score_levels")
-    count = selection_count(pool, selection)
     level = params.get("level", "model")
-    if level not in LEVELS:
-        raise ValueError(f"selectit.level must be one of {LEVELS}, got {level!r}")
-    scores = level_scores[level].to_numpy()
-    indices = top_k_indices(scores, count)
-    chosen, raw, summary = materialise(pool, indices)
-    summary["score_cutoff"] = float(scores[indices[-1]])
-    summary["level"] = level
+    extra = {lv: level_scores[lv].to_numpy() for lv in LEVELS}
+    return scores_table(pool, level_scores[level].to_numpy(), extra)
+
+
+def level_overlap(level_scores: pd.DataFrame, selection: dict[str, Any]) -> dict[str, float]:
+    """Jaccard overlap of the top-budget sets chosen by each pair of levels (how much the level matters)."""
+    count = selection_count(len(level_scores), selection)
     tops = {lv: set(top_k_indices(level_scores[lv].to_numpy(), count).tolist()) for lv in LEVELS}
-    summary["top_set_jaccard"] = {
-        f"{a}_vs_{b}": len(tops[a] & tops[b]) / len(tops[a] | tops[b]) for i, a in enumerate(LEVELS) for b in LEVELS[i + 1 :]
-    }
-    table = scores_table(pool, scores)
-    figure = score_distribution_plot(table, count, f"SelectIT {level}-level scores")
-    return chosen, raw, summary, table, figure, level_comparison_plot(level_scores, tops)
+    return {f"{a}_vs_{b}": len(tops[a] & tops[b]) / len(tops[a] | tops[b]) for i, a in enumerate(LEVELS) for b in LEVELS[i + 1 :]}
 
 
-def level_comparison_plot(level_scores: pd.DataFrame, tops: dict[str, set]):
-    """Distributions of the three levels (left) and the Jaccard overlap of their top sets (right)."""
+def level_comparison_plot(level_scores: pd.DataFrame, selection: dict[str, Any]):
+    """Distributions of the three levels (left) and the Jaccard overlap of their top-budget sets (right)."""
+    count = selection_count(len(level_scores), selection)
+    tops = {lv: set(top_k_indices(level_scores[lv].to_numpy(), count).tolist()) for lv in LEVELS}
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for level in LEVELS:
         values = level_scores[level].to_numpy()

@@ -1,15 +1,14 @@
-"""``selectit``: rating probabilities (two models) -> token/sentence/model levels -> top-k, then fine-tune
-and evaluate with the shared stages."""
+"""``selectit``: rating probabilities (two models) -> token/sentence/model levels -> scores (then the shared select
+stage and text track)."""
 
 from kedro.pipeline import Pipeline, node
 
-from data_selection.pipelines.method import method_pipeline
-
-from .nodes import check_prompts, rating_probabilities, score_levels, select_top
+from .nodes import check_prompts, level_comparison_plot, level_overlap, level_scores_to_scores, rating_probabilities, score_levels
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    selection = Pipeline(
+    """SelectIT's own nodes, un-namespaced (the registry puts them under ``selectit``); ends in ``scores``."""
+    return Pipeline(
         [
             node(check_prompts, ["pool", "params:selection", "params:selectit"], "budget_check", name="check_prompts"),
             node(
@@ -30,12 +29,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["level_scores", "scoring_failures"],
                 name="score_levels",
             ),
-            node(
-                select_top,
-                ["pool", "level_scores", "params:selection", "params:selectit"],
-                ["selected_subset", "selected_original", "selection_summary", "scores", "selection_plot", "level_comparison_plot"],
-                name="select_top",
-            ),
+            node(level_scores_to_scores, ["pool", "level_scores", "params:selectit"], "scores", name="scores_of_level"),
+            node(level_overlap, ["level_scores", "params:selection"], "level_overlap", name="level_overlap"),
+            node(level_comparison_plot, ["level_scores", "params:selection"], "level_comparison_plot", name="plot_levels"),
         ]
     )
-    return method_pipeline(selection, "selectit", inputs={"pool", "base_model", "second_rating_model"}, parameters={"params:selectit", "params:selection"})

@@ -1,0 +1,76 @@
+"""Every dataset of every registered pipeline resolves through the catalog, and the registry builds each method.
+
+Fast (no model is loaded): the project's real configuration (base + test) is read in a copy of the project.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from data_selection.pipelines.registry import REGISTERED, Method, method_pipeline, registered_methods
+from tests.conftest import make_project_copy
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory):
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    root = make_project_copy(tmp_path_factory.mktemp("project"))
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root, env="test") as session:
+        yield session.load_context()
+
+
+def test_every_registered_package_exposes_a_method():
+    methods = registered_methods()
+    assert len(methods) == len(REGISTERED)
+    assert {"less", "selectit", "random"} <= set(methods)
+    assert all(isinstance(m, Method) for m in methods.values())
+
+
+def test_every_dataset_of_every_pipeline_is_declared_or_matches_a_factory(context):
+    from kedro.framework.project import pipelines
+
+    catalog = context.catalog
+    missing = {}
+    for name, pipeline in pipelines.items():
+        for dataset in pipeline.datasets():
+            if dataset.startswith("params:") or dataset == "parameters":
+                continue
+            if dataset not in catalog:  # would silently become a MemoryDataset at run time
+                missing.setdefault(name, []).append(dataset)
+    assert not missing, f"datasets with no catalog entry or factory: {missing}"
+
+
+def test_each_method_publishes_a_selection_and_is_judged_by_its_track():
+    for method in registered_methods().values():
+        pipeline = method_pipeline(method)
+        outputs = pipeline.all_outputs()
+        assert f"{method.name}.selection" in outputs
+        assert f"{method.name}.evaluation_metrics" in outputs
+        assert f"{method.name}.test_predictions" in outputs
+        if method.output == "scores":
+            assert f"{method.name}.scores" in outputs
+
+
+def test_compare_pipeline_covers_every_text_method_and_the_reference():
+    from kedro.framework.project import pipelines
+
+    compare = pipelines["compare"]
+    inputs = compare.all_inputs() | compare.all_outputs()
+    for method in registered_methods().values():
+        if method.track == "text":
+            assert f"{method.name}.test_predictions" in inputs
+    assert "reference.test_predictions" in inputs
+    assert "method_comparison" in compare.all_outputs()
+
+
+def test_a_typo_in_the_parameters_fails_before_any_node_runs(context, tmp_path):
+    from kedro.framework.session import KedroSession
+
+    root = context.project_path
+    with KedroSession.create(project_path=root, env="test", runtime_params={"selection": {"budget_fration": 0.5}}) as session:
+        with pytest.raises(Exception, match="budget_fration"):
+            session.run(pipeline_names=["random"])
+    assert not (root / "data" / "03_primary" / "pool.jsonl").exists()  # nothing ran

@@ -1,0 +1,50 @@
+"""Parameter schemas: typos and impossible values fail before any work, through Kedro's own validation."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from data_selection.pipelines.parameters import FinetuneParams, JudgeParams, SelectionParams
+
+
+def test_validated_parameters_are_plain_dicts_with_defaults():
+    assert SelectionParams.model_validate({"budget_fraction": 0.2}) == {"budget_fraction": 0.2, "max_samples": None, "seed": 0}
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"budget_fraction": 0.2, "max_samples": 10}, "exactly one"),
+        ({}, "exactly one"),
+        ({"budget_fraction": 1.5}, "less than or equal"),
+        ({"budget_fraction": 0.0}, "greater than"),
+        ({"budget_fration": 0.2}, "Extra inputs"),
+    ],
+)
+def test_selection_schema_rejects(raw, message):
+    with pytest.raises(ValidationError, match=message):
+        SelectionParams.model_validate(raw)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"seeds": [], "metrics": ["accuracy"]}, "at least 1"),
+        ({"seeds": [0, 0], "metrics": ["accuracy"]}, "repeats"),
+        ({"seeds": [0], "metrics": ["acuracy"]}, "unknown metric"),
+        ({"seeds": [0], "metrics": ["accuracy"], "bootstrap_resamples": 10}, "greater than or equal"),
+    ],
+)
+def test_judge_schema_rejects(raw, message):
+    with pytest.raises(ValidationError, match=message):
+        JudgeParams.model_validate(raw)
+
+
+def test_finetune_schema_rejects_a_misspelt_nested_key():
+    raw = {
+        "lora": {"rank": 8, "alpha": 32, "dropout": 0.1, "target_modules": ["q_proj"]},
+        "training": {"epochs": 1, "learning_rate": 1e-4, "batch_size": 2, "max_length": 64, "warmup_ration": 0.1},
+    }
+    with pytest.raises(ValidationError, match="warmup_ration"):
+        FinetuneParams.model_validate(raw)
