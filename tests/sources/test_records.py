@@ -1,4 +1,4 @@
-"""Tests for data_selection.core.records: hand-made inputs only (no installed asset packages)."""
+"""Tests for data_selection.sources (scanning, formats, targets, mixture): hand-made inputs only (no installed asset packages)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from data_selection.core.records import (
+from data_selection.sources import (
     BadRecordError,
     RawRecord,
     content_id,
@@ -419,7 +419,7 @@ def test_bigbench_answer_argmax_prefix_and_order():
     ]
     tasks = {"logic/three": _bb_task(ex, task_prefix="Solve: "), "dates": _bb_task(ex[:1])}
     before = copy.deepcopy(tasks)
-    rows, report = load_bigbench_multiple_choice(tasks, "bb")
+    rows, report = load_bigbench_multiple_choice(tasks, "bb", shuffle_options=False)
     assert tasks == before and report == []
     assert [(r["subtask"], r["question"], r["choices"], r["answer"]) for r in rows] == [
         ("dates", "Q1?", ["zeta", "alpha", "mid"], 1),
@@ -519,7 +519,8 @@ def test_mixture_errors():
         sample_mixture(pools, 2, {"a": -1, "b": 2}, seed=0)
     with pytest.raises(ValueError):
         sample_mixture(pools, 2, {"a": 0, "b": 0}, seed=0)
-    sample_mixture(pools, 2, {"a": 1, "missing_but_zero": 0}, seed=0)
+    with pytest.raises(ValueError, match="'missing_but_zero'"):  # a typo fails even with weight 0
+        sample_mixture(pools, 2, {"a": 1, "missing_but_zero": 0}, seed=0)
 
 
 def test_mixture_round_robin_balances_subtasks():
