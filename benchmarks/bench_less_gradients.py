@@ -150,7 +150,7 @@ def load_conversations(n: int) -> tuple[list[list[dict]], str]:
                     conversations.append(json.loads(line)["messages"])
         sources.append(f"{POOL.relative_to(ROOT)} (first {len(conversations)})")
     if len(conversations) < n:
-        from data_selection.core.records import normalise_alpaca
+        from data_selection.sources import normalise_alpaca
 
         records, _ = normalise_alpaca(ALPACA.read_text(), ALPACA.name, on_bad_record="skip")
         extra = [r["messages"] for r in records[: n - len(conversations)]]
