@@ -8,7 +8,7 @@ filled in), so nodes, kedro-mlflow's parameter logging and the model code keep r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -67,6 +67,14 @@ class FinetuneParams(Params):
 
     lora: LoraParams
     training: TrainingParams
+
+
+class EvaluateParams(Params):
+    """``evaluate``: how the text track scores the held-out questions (see ``llm.evaluation``)."""
+
+    batch_size: int = Field(8, ge=1)
+    logits: Literal["last", "full"] = "last"
+    merge_adapter: bool = True
 
 
 class JudgeParams(Params):

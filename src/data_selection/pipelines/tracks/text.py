@@ -18,7 +18,7 @@ from kedro.pipeline import Pipeline, node
 from data_selection.llm.models import CausalLM
 from data_selection.pipelines.evaluate.nodes import evaluate_model
 from data_selection.pipelines.finetune.nodes import finetune_lora
-from data_selection.pipelines.parameters import FinetuneParams, JudgeParams, SelectionParams
+from data_selection.pipelines.parameters import EvaluateParams, FinetuneParams, JudgeParams, SelectionParams
 from data_selection.pipelines.select.nodes import selection_count, validate_selection
 
 logger = logging.getLogger(__name__)
@@ -116,13 +116,13 @@ def evaluate_over_seeds(
     finetuned_adapters: dict[str, dict],
     target_test: list[dict],
     finetune_params: dict[str, Any],
-    evaluate_params: dict[str, Any],
+    evaluate_params: EvaluateParams,
     method: str = "method",
 ) -> tuple[dict[str, Any], dict[str, dict], list[dict]]:
     """Evaluate every seed's adapter (or the base model alone when ``finetuned_adapters`` is empty).
 
     Returns:
-        (metrics ``{"method", "seeds", "per_seed": {seed: metrics}, "mean": {metric: mean over seeds}}``;
+        (metrics ``{"method", "target_model", "seeds", "per_seed": {seed: metrics}, "mean": {metric: mean over seeds}}``;
         the means in kedro-mlflow's format; per-question predictions, one row per (seed, question) with ``seed``).
     """
     runs = {name.removeprefix("seed_"): {"adapter": bundle} for name, bundle in sorted(finetuned_adapters.items())}
@@ -136,7 +136,7 @@ def evaluate_over_seeds(
         _log_nested_run(method, seed, metrics)
     names = sorted({k for m in per_seed.values() for k, v in m.items() if isinstance(v, (int, float))})
     mean = {k: float(np.mean([m[k] for m in per_seed.values() if k in m])) for k in names}
-    result = {"method": method, "seeds": list(runs), "per_seed": per_seed, "mean": mean}
+    result = {"method": method, "target_model": base_model.name, "seeds": list(runs), "per_seed": per_seed, "mean": mean}
     return result, {k: {"value": v, "step": 0} for k, v in mean.items()}, rows
 
 
