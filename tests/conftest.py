@@ -44,21 +44,37 @@ def make_project_copy(destination: Path) -> Path:
     return destination
 
 
+def git_commit_all(root: Path) -> str:
+    """Make ``root`` a git checkout with one commit (as a user's clone is); returns the commit SHA."""
+    import subprocess
+
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    for args in (["init", "-q"], ["add", "-A", "src", "conf", "pyproject.toml"], ["commit", "-q", "-m", "copy"]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def run_pipeline_in_copy(destination: Path, pipeline: str) -> Path:
-    """``kedro run --pipeline=<pipeline> --env test`` through a KedroSession in a fresh project copy.
+    """``kedro run --pipeline=<pipeline> --env test`` in a fresh project copy that is a git checkout."""
+    root = make_project_copy(destination)
+    git_commit_all(root)
+    return run_in_session(root, pipeline)
+
+
+def run_in_session(root: Path, pipeline: str, **run_args) -> Path:
+    """``kedro run --pipeline=<pipeline> --env test`` through a KedroSession in the project at ``root``.
 
     The converted base models are copied back to the repository's cache so later sessions skip conversion.
     """
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    root = make_project_copy(destination)
     cwd = os.getcwd()
     os.chdir(root)  # the MLflow sqlite URI and the data paths are relative to the project root
     try:
         bootstrap_project(root)
         with KedroSession.create(project_path=root, env="test") as session:
-            session.run(pipeline_names=[pipeline])
+            session.run(pipeline_names=[pipeline], **run_args)
     finally:
         os.chdir(cwd)
     for model_dir in (root / "data" / "06_models" / "base").glob("*"):

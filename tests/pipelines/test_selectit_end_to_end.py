@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 from data_selection.core import selectit as sit
 from tests.conftest import run_pipeline_in_copy
+from tests.pipelines import e2e_checks
 
 pytestmark = pytest.mark.slow
 
@@ -50,27 +52,21 @@ def test_levels_recomputed_from_the_stored_probabilities(selectit_run):
 
 
 def test_selected_subset_is_top_of_model_level_and_verbatim(selectit_run):
-    from data_selection.io.datasets import RawJSONArrayDataset
-
     levels = pd.read_parquet(selectit_run / "data/04_feature/selectit/level_scores.parquet")
-    subset = [json.loads(line) for line in open(selectit_run / "data/05_model_input/selectit/selected_subset.jsonl", encoding="utf-8")]
+    selection = e2e_checks.check_selection_and_verbatim_records(selectit_run, "selectit", budget=4)
     order = np.lexsort((np.arange(len(levels)), -levels["model"].to_numpy()))
-    assert [r["id"] for r in subset] == list(levels["id"].to_numpy()[order[: len(subset)]])
-    original = RawJSONArrayDataset(str(selectit_run / "data/07_model_output/selectit/selected_original.json")).load()
-    assert original == [r["raw"] for r in subset]
-    summary = json.loads((selectit_run / "data/08_reporting/selectit/selection_summary.json").read_text())
-    assert set(summary["top_set_jaccard"]) == {"token_vs_sentence", "token_vs_model", "sentence_vs_model"}
+    assert selection["id"].tolist() == list(levels["id"].to_numpy()[order[:4]])
+    np.testing.assert_allclose(selection["model"], selection["score"])  # the default level is the model level
+    overlap = json.loads((selectit_run / "data/08_reporting/selectit/level_overlap.json").read_text())
+    assert set(overlap) == {"token_vs_sentence", "token_vs_model", "sentence_vs_model"}
 
 
 def test_mlflow_run_has_the_same_metrics_as_less(selectit_run):
     from mlflow.tracking import MlflowClient
 
-    metrics = json.loads((selectit_run / "data/08_reporting/selectit/evaluation_metrics.json").read_text())
-    client = MlflowClient(tracking_uri=f"sqlite:///{selectit_run / 'mlflow.db'}")
-    run = client.search_runs([client.get_experiment_by_name("data-selection").experiment_id])[0]
-    assert run.info.run_name == "selectit" and run.info.status == "FINISHED"
-    for key in ("mmlu_accuracy", "bbh_accuracy", "test_response_loss"):
-        assert run.data.metrics[key] == pytest.approx(metrics[key])
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=selectit_run, capture_output=True, text=True).stdout.strip()
+    run = e2e_checks.check_metrics_predictions_and_mlflow(selectit_run, "selectit", commit, seeds=["0"])
     assert run.data.params["selectit.weighting"] == "paper"
+    client = MlflowClient(tracking_uri=f"sqlite:///{selectit_run / 'mlflow.db'}")
     paths = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert {"plots/score_distribution.png", "plots/level_comparison.png"} <= paths
