@@ -24,15 +24,13 @@ $(STAMP): pyproject.toml scripts/install_assets.py
 	$(BIN)/python scripts/install_assets.py
 	touch $(STAMP)
 
-run: setup  ## LESS main job: data prep, selection, fine-tune, evaluation (MLflow run "less")
-	$(BIN)/kedro run --pipeline=less
+run: setup  ## LESS main job for MMLU: data prep, selection, one fine-tune + evaluation (MLflow run "less")
+	$(BIN)/kedro run --pipeline=less --params "judge.seeds=[0]"
 
-selectit: setup  ## SelectIT: self-reflection ratings by SmolLM2 + Gemma-3-270M, fine-tune, evaluate
-	$(BIN)/kedro run --pipeline=selectit
+selectit: setup  ## SelectIT: self-reflection ratings by SmolLM2 + Gemma-3-270M, one fine-tune + evaluation
+	$(BIN)/kedro run --pipeline=selectit --params "judge.seeds=[0]"
 
-compare: setup  ## random baseline + base model reference + comparison table (after `make run`)
-	$(BIN)/kedro run --pipeline=random
-	$(BIN)/kedro run --pipeline=reference
+compare: setup  ## every method, random and the base model over judge.seeds (3), then the table with CIs
 	$(BIN)/kedro run --pipeline=compare
 
 test: setup

@@ -2,7 +2,7 @@
 
 For each (method, metric) the report gives the mean over judge seeds, the std of the per-seed means, a 95% CI (a
 bootstrap over test questions, and over seeds when there are several) and the difference from the random baseline
-with a *paired* bootstrap CI (the same resampled questions for both). Statistics: :mod:`data_selection.core.stats`.
+with a *paired* bootstrap CI (the same resampled questions, and judge seeds, for both). Statistics: :mod:`data_selection.core.stats`.
 """
 
 from __future__ import annotations
@@ -84,12 +84,21 @@ def compare_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFram
         ci95_high, delta_vs_random, delta_ci95_low, delta_ci95_high``; the figure).
 
     Raises:
-        ValueError: no random baseline; methods evaluated on different questions or target models.
+        ValueError: no random baseline; methods evaluated over other seeds than ``judge.seeds``, on different
+            questions or on different target models.
     """
     methods = sorted({key.rsplit("__", 1)[0] for key in evaluations})
     if BASELINE not in methods:
         raise ValueError("the comparison needs the random baseline's evaluation (pipeline `random`)")
     order = [m for m in methods if m not in (BASELINE, REFERENCE)] + [BASELINE] + ([REFERENCE] if REFERENCE in methods else [])
+    wanted = [str(s) for s in judge["seeds"]]
+    for method in order:
+        seen = [str(s) for s in evaluations[f"{method}__metrics"].get("seeds", [])]
+        if method != REFERENCE and seen != wanted:
+            raise ValueError(
+                f"{method} was evaluated over seeds {seen} but judge.seeds is {wanted}: re-run its pipeline "
+                f"(`kedro run --pipeline={method}`) so that every method is judged over the same seeds"
+            )
     targets = {m: evaluations[f"{m}__metrics"].get("target_model") for m in order}
     if len(set(targets.values())) > 1:
         raise ValueError(f"methods were evaluated on different target models: {targets}; compare on one target")
@@ -105,7 +114,10 @@ def compare_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFram
             if ids != base_ids:
                 raise ValueError(f"{method} and {BASELINE} were evaluated on different test questions: re-run both")
             summary = stats.summarise_over_seeds(matrix, **options)
-            delta, low, high = stats.paired_delta_ci(matrix, base_matrix, **options)
+            # seed s of a method and of random share their seed-dependent randomness (LoRA init, data order), so
+            # the seeds are paired as well as the questions; the base model (one run) is paired on questions only
+            paired = matrix.shape[0] == base_matrix.shape[0] and method != REFERENCE
+            delta, low, high = stats.paired_delta_ci(matrix, base_matrix, pair_seeds=paired, **options)
             rows.append(
                 {"method": method, "metric": metric, "target_model": targets[method], **summary,
                  "delta_vs_random": delta, "delta_ci95_low": low, "delta_ci95_high": high}

@@ -1,0 +1,59 @@
+"""The comparison report on hand-made per-question predictions whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from data_selection.pipelines.reporting.nodes import compare_methods
+
+JUDGE = {"seeds": [0, 1], "metrics": ["accuracy", "option_nll"], "bootstrap_resamples": 500, "bootstrap_seed": 0, "min_questions": 10}
+
+
+def _evaluation(method: str, correct: np.ndarray, nll: np.ndarray, seeds=("0", "1"), model="m") -> dict:
+    rows = [
+        {"seed": seed, "id": f"q{q:03d}", "task": "mmlu" if q % 2 else "bbh", "correct": bool(correct[s, q]),
+         "option_nll": float(nll[s, q]), "letter_mass": 0.5, "response_loss": float(nll[s, q]) + 1}
+        for s, seed in enumerate(seeds) for q in range(correct.shape[1])
+    ]
+    return {f"{method}__predictions": rows, f"{method}__metrics": {"seeds": list(seeds), "target_model": model}}
+
+
+def test_identical_predictions_give_a_zero_width_delta_and_a_known_mean():
+    rng = np.random.default_rng(0)
+    correct = rng.random((2, 40)) < 0.5
+    nll = rng.random((2, 40))
+    table, _ = compare_methods(JUDGE, **_evaluation("random", correct, nll), **_evaluation("copy", correct, nll))
+    row = table[(table["method"] == "copy") & (table["metric"] == "accuracy")].iloc[0]
+    assert row["mean"] == pytest.approx(correct.mean())
+    assert row["std"] == pytest.approx(np.std(correct.mean(axis=1), ddof=1))
+    assert row["n_seeds"] == 2
+    assert row["delta_vs_random"] == row["delta_ci95_low"] == row["delta_ci95_high"] == 0.0
+    assert row["ci95_low"] <= row["mean"] <= row["ci95_high"]
+
+
+def test_a_uniform_shift_is_the_delta_and_the_plot_has_a_panel_per_metric():
+    correct = np.zeros((2, 40), dtype=bool)
+    nll = np.ones((2, 40))
+    table, figure = compare_methods(JUDGE, **_evaluation("random", correct, nll), **_evaluation("better", correct, nll - 0.25))
+    row = table[(table["method"] == "better") & (table["metric"] == "option_nll")].iloc[0]
+    assert row["delta_vs_random"] == pytest.approx(-0.25)
+    assert row["delta_ci95_low"] == pytest.approx(-0.25) and row["delta_ci95_high"] == pytest.approx(-0.25)
+    assert len(figure.axes) == 2
+
+
+def test_refuses_methods_judged_over_other_seeds_or_targets():
+    c, n = np.zeros((2, 40), dtype=bool), np.ones((2, 40))
+    one_seed = _evaluation("less", c[:1], n[:1], seeds=("0",))
+    with pytest.raises(ValueError, match="judge.seeds"):
+        compare_methods(JUDGE, **_evaluation("random", c, n), **one_seed)
+    with pytest.raises(ValueError, match="different target models"):
+        compare_methods(JUDGE, **_evaluation("random", c, n), **_evaluation("less", c, n, model="other"))
+    with pytest.raises(ValueError, match="random baseline"):
+        compare_methods(JUDGE, **_evaluation("less", c, n))
+
+
+def test_too_few_questions_for_a_confidence_interval_is_an_error():
+    c, n = np.zeros((2, 6), dtype=bool), np.ones((2, 6))
+    with pytest.raises(ValueError):
+        compare_methods(JUDGE, **_evaluation("random", c, n), **_evaluation("less", c, n))
