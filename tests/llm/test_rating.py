@@ -261,3 +261,15 @@ def test_rating_node_reports_cuts_per_example_and_prompt(scorer_parts):
     assert table["response_tokens_cut"].tolist() == [4, 0, 4, 0]
     assert table["prompt_tokens"].tolist() == [25, 19, 25, 20]
     assert (table["status"] == "ok").all() and isinstance(table, pd.DataFrame)
+
+
+def test_check_prompts_rejects_bad_truncation_settings_before_any_model_loads():
+    from data_selection.pipelines.selectit.nodes import check_prompts
+
+    pool = [{"id": str(i), "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]} for i in range(4)]
+    good = {"num_prompts": 1, "token_level_prompt": 0, "prompts": [PROMPT], "max_length": 64, "truncate_instruction": "end"}
+    assert check_prompts(pool, {"budget_fraction": 0.5}, good)["num_prompts"] == 1
+    for bad, match in [({"truncate_instruction": "start"}, "truncate_instruction"), ({"max_length": 1}, "max_length"),
+                       ({"min_instruction_tokens": -1}, "min_instruction_tokens")]:
+        with pytest.raises(ValueError, match=match):
+            check_prompts(pool, {"budget_fraction": 0.5}, {**good, **bad})
