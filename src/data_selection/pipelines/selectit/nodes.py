@@ -18,8 +18,9 @@ import pandas as pd  # noqa: E402
 from data_selection.core import selectit as sit  # noqa: E402
 from data_selection.core.selection import top_k_indices  # noqa: E402
 from data_selection.llm.models import CausalLM  # noqa: E402
-from data_selection.llm.rating import RatingScorer  # noqa: E402
+from data_selection.llm.rating import OFFICIAL_SEPARATOR, RatingScorer, truncation_report  # noqa: E402
 from data_selection.pipelines.select.nodes import scores_table, selection_count  # noqa: E402
+from data_selection.pipelines.selectit.parameters import SelectITParams  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -34,41 +35,54 @@ def instruction_response(record: dict) -> tuple[str, str]:
     return instruction, messages[-1]["content"]
 
 
-def check_prompts(pool: list[dict], selection: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Fail fast: a valid budget and at least ``num_prompts`` rating prompts in the configuration."""
-    count = selection_count(len(pool), selection)
-    k = int(params["num_prompts"])
-    if not 1 <= k <= len(params["prompts"]):
-        raise ValueError(f"num_prompts={k} but {len(params['prompts'])} rating prompts are configured")
-    if int(params["token_level_prompt"]) >= k:
-        raise ValueError("token_level_prompt must index one of the first num_prompts prompts")
-    return {"pool_size": len(pool), "selected": count, "num_prompts": k}
-
-
-def rating_probabilities(model: CausalLM, pool: list[dict], checks: dict, params: dict[str, Any]) -> pd.DataFrame:
+def rating_probabilities(model: CausalLM, pool: list[dict], params: SelectITParams) -> pd.DataFrame:
     """Probabilities of the rating tokens "1".."L" for every pool example under each of the K prompts.
 
+    Prompts longer than ``params.max_length`` tokens are cut in the instruction first
+    (``truncate_instruction``: ``middle`` | ``end``), the response keeps its beginning and is never dropped
+    (:class:`~data_selection.llm.rating.RatingScorer`); a per-prompt summary of the cuts
+    (:func:`~data_selection.llm.rating.truncation_report`) is logged.
+
     Returns:
-        a long table keyed by example id: ``id, prompt_index, p_1..p_L, status, reason, model,
-        model_parameters`` (N·K rows). Failed rows have NaN probabilities and ``status = "failed"``.
+        a long table keyed by example id (N·K rows): ``id, prompt_index, p_1..p_L`` (float64), ``status``
+        (``ok`` | ``failed``), ``reason``, ``prompt_tokens`` (length of the prompt scored),
+        ``instruction_tokens``, ``response_tokens`` (untruncated lengths), ``instruction_tokens_cut``,
+        ``response_tokens_cut`` (tokens removed; int64), ``model``, ``model_parameters``. Failed rows have
+        NaN probabilities.
     """
-    scorer = RatingScorer(model.model, model.tokenizer, int(params["max_length"]), int(params["rating_levels"]))
+    scorer = RatingScorer(
+        model.model,
+        model.tokenizer,
+        int(params["max_length"]),
+        int(params["rating_levels"]),
+        truncate_instruction=params.get("truncate_instruction", "middle"),
+        min_instruction_tokens=int(params.get("min_instruction_tokens", 32)),
+        separator=params.get("prompt_separator", OFFICIAL_SEPARATOR),
+    )
     pairs = [instruction_response(r) for r in pool]
     ids = [r["id"] for r in pool]
     frames = []
-    truncated = 0
     for k, prompt in enumerate(params["prompts"][: int(params["num_prompts"])]):
         result = scorer.probabilities(prompt, pairs, batch_size=int(params["batch_size"]), desc=f"{model.name} prompt {k + 1}")
-        truncated += result.truncated
         frame = pd.DataFrame(result.probabilities, columns=[f"p_{i + 1}" for i in range(result.probabilities.shape[1])])
         frame.insert(0, "prompt_index", k)
         frame.insert(0, "id", ids)
         frame["status"] = ["failed" if i in result.failures else "ok" for i in range(len(ids))]
         frame["reason"] = [result.failures.get(i, "") for i in range(len(ids))]
+        frame["prompt_tokens"] = result.prompt_tokens
+        frame["instruction_tokens"] = result.instruction_tokens
+        frame["response_tokens"] = result.response_tokens
+        frame["instruction_tokens_cut"] = result.instruction_cut
+        frame["response_tokens_cut"] = result.response_cut
+        report = truncation_report(result.instruction_cut, result.response_cut, result.instruction_tokens, result.response_tokens)
+        if report["truncated"]:
+            logger.warning(
+                "%s prompt %d: %d of %d rating prompts cut to max_length=%s (%s instruction, %d tokens; %d response, "
+                "%d tokens, from its end)", model.name, k, report["truncated"], len(pairs), params["max_length"],
+                report["instruction_truncated"], report["instruction_tokens_removed"], report["response_truncated"],
+                report["response_tokens_removed"],
+            )
         frames.append(frame)
-    if truncated:
-        logger.warning("%s: %d of %d rating prompts truncated to %d tokens (from the response end)",
-                       model.name, truncated, len(pairs) * len(frames), params["max_length"])
     table = pd.concat(frames, ignore_index=True)
     table["model"] = model.name
     table["model_parameters"] = model.num_parameters

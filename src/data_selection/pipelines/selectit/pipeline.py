@@ -3,23 +3,22 @@ stage and text track)."""
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import check_prompts, level_comparison_plot, level_overlap, level_scores_to_scores, rating_probabilities, score_levels
+from .nodes import level_comparison_plot, level_overlap, level_scores_to_scores, rating_probabilities, score_levels
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """SelectIT's own nodes, un-namespaced (the registry puts them under ``selectit``); ends in ``scores``."""
     return Pipeline(
         [
-            node(check_prompts, ["pool", "params:selection", "params:selectit"], "budget_check", name="check_prompts"),
             node(
                 rating_probabilities,
-                ["base_model", "pool", "budget_check", "params:selectit"],
+                ["base_model", "pool", "params:selectit"],
                 "rating_probabilities_base",
                 name="rate_with_base_model",
             ),
             node(
                 rating_probabilities,
-                ["second_rating_model", "pool", "budget_check", "params:selectit"],
+                ["second_rating_model", "pool", "params:selectit"],
                 "rating_probabilities_second",
                 name="rate_with_second_model",
             ),
