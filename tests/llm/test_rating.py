@@ -272,7 +272,7 @@ def test_parameter_schema_rejects_bad_rating_settings_before_any_model_loads():
     assert SelectITParams.model_validate(good)["num_prompts"] == 1
     for bad, match in [({"truncate_instruction": "start"}, "truncate_instruction"), ({"max_length": 1}, "max_length"),
                        ({"min_instruction_tokens": -1}, "min_instruction_tokens"), ({"num_prompts": 2}, "num_prompts"),
-                       ({"token_level_prompt": 1}, "token_level_prompt"), ({"weighting": "code"}, "three"),
+                       ({"token_level_prompt": 1}, "token_level_prompt"), ({"weighting": "code"}, "THREE"),
                        ({"level": "document"}, "level"), ({"max_lenght": 64}, "max_lenght")]:
         with pytest.raises(ValidationError, match=match):
             SelectITParams.model_validate({**good, **bad})

@@ -17,12 +17,13 @@ from data_selection.llm.evaluation import answer_messages
 from data_selection.llm.less_features import collect_features
 from data_selection.llm.models import CausalLM
 from data_selection.llm.training import train_lora
+from data_selection.pipelines.less.parameters import LessParams
 from data_selection.pipelines.select.nodes import scores_table
 
 logger = logging.getLogger(__name__)
 
 
-def sample_warmup_set(pool: list[dict], params: dict[str, Any]) -> list[dict]:
+def sample_warmup_set(pool: list[dict], params: LessParams) -> list[dict]:
     """A random ``warmup_fraction`` of the pool (LESS §4.1, 5% in the paper), seeded by ``warmup_seed``."""
     fraction = float(params["warmup_fraction"])
     if not 0 < fraction <= 1:

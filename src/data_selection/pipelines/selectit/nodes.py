@@ -145,6 +145,16 @@ def score_levels(pool: list[dict], probabilities_a: pd.DataFrame, probabilities_
     return out, failures
 
 
+def truncation_summary(probabilities_a: pd.DataFrame, probabilities_b: pd.DataFrame) -> dict[str, dict]:
+    """How many rating prompts each model had to cut, and by how much (instruction first, then response)."""
+    return {
+        str(t["model"].iloc[0]): truncation_report(
+            t["instruction_tokens_cut"], t["response_tokens_cut"], t["instruction_tokens"], t["response_tokens"]
+        )
+        for t in (probabilities_a, probabilities_b)
+    }
+
+
 def level_scores_to_scores(pool: list[dict], level_scores: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     """The scores table of the chosen reflection level (``selectit.level``, default ``model``), with every level's
     score beside it (columns ``token``, ``sentence``, ``model``) so the shared select stage keeps them.

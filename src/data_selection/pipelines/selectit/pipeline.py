@@ -3,7 +3,14 @@ stage and text track)."""
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import level_comparison_plot, level_overlap, level_scores_to_scores, rating_probabilities, score_levels
+from .nodes import (
+    level_comparison_plot,
+    level_overlap,
+    level_scores_to_scores,
+    rating_probabilities,
+    score_levels,
+    truncation_summary,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -27,6 +34,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["pool", "rating_probabilities_base", "rating_probabilities_second", "params:selectit"],
                 ["level_scores", "scoring_failures"],
                 name="score_levels",
+            ),
+            node(
+                truncation_summary,
+                ["rating_probabilities_base", "rating_probabilities_second"],
+                "truncation_summary",
+                name="summarise_truncation",
             ),
             node(level_scores_to_scores, ["pool", "level_scores", "params:selectit"], "scores", name="scores_of_level"),
             node(level_overlap, ["level_scores", "params:selection"], "level_overlap", name="level_overlap"),
