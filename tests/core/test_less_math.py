@@ -396,3 +396,68 @@ def test_aggregate_errors():
         aggregate_influence(np.zeros(5), SUBTASKS)
     with pytest.raises(ValueError):
         aggregate_influence(INFLUENCE, SUBTASKS, aggregation="median")
+
+
+# --------------------------------------------------------------------------- per-target aggregation, checkpoint order
+
+from data_selection.core.less import ordered_checkpoint_weights, target_columns  # noqa: E402
+
+# pool x validation influence by hand; validation columns: mmlu/astronomy x2, mmlu/virology, bbh/date x2
+TWO_TASK_TASKS = ["mmlu", "mmlu", "mmlu", "bbh", "bbh"]
+TWO_TASK_SUBTASKS = ["mmlu/astronomy", "mmlu/astronomy", "mmlu/virology", "bbh/date", "bbh/date"]
+TWO_TASK_INFLUENCE = np.array(
+    [
+        [1.0, 3.0, 0.0, 10.0, 10.0],  # mmlu: max(mean(1,3)=2, 0) = 2 ; bbh: 10 ; joint: max(2, 0, 10) = 10
+        [4.0, 4.0, 5.0, 0.0, 2.0],  # mmlu: max(4, 5) = 5          ; bbh: 1  ; joint: 5
+        [0.0, 2.0, 1.0, 3.0, 3.0],  # mmlu: max(1, 1) = 1          ; bbh: 3  ; joint: 3
+    ]
+)
+TWO_TASK_EXPECTED = {"mmlu": [2.0, 5.0, 1.0], "bbh": [10.0, 1.0, 3.0], "joint": [10.0, 5.0, 3.0]}
+
+
+@pytest.mark.parametrize("target", ["mmlu", "bbh", "joint"])
+def test_per_task_aggregation_on_a_two_task_matrix(target):
+    columns = target_columns(TWO_TASK_TASKS, target)
+    scores, _, names = aggregate_influence(
+        TWO_TASK_INFLUENCE[:, columns], [TWO_TASK_SUBTASKS[i] for i in columns], "subtask_mean_max"
+    )
+    np.testing.assert_allclose(scores, TWO_TASK_EXPECTED[target])
+    assert all(n.startswith(target) for n in names) or target == "joint"
+
+
+def test_target_columns_by_hand():
+    assert target_columns(TWO_TASK_TASKS, "mmlu").tolist() == [0, 1, 2]
+    assert target_columns(TWO_TASK_TASKS, "bbh").tolist() == [3, 4]
+    assert target_columns(TWO_TASK_TASKS, "joint").tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="'bbh' has no validation questions"):
+        target_columns(["mmlu", "mmlu"], "bbh")
+    with pytest.raises(ValueError, match="target_task must be one of"):
+        target_columns(TWO_TASK_TASKS, "tydiqa")
+
+
+# twelve checkpoints whose mean learning rates are distinct and not monotone in the epoch
+TWELVE_LRS = {e: lr for e, lr in zip(range(1, 13), [3.0, 1.0, 4.0, 1.5, 5.0, 9.0, 2.0, 6.0, 5.5, 3.5, 8.0, 7.0])}
+
+
+def test_ordered_checkpoint_weights_twelve_checkpoints():
+    names = [f"epoch_{e}" for e in (7, 12, 1, 10, 3, 2, 11, 5, 9, 4, 8, 6)]  # any insertion order
+    metas = {n: {"epoch": int(n.split("_")[1]), "mean_lr": TWELVE_LRS[int(n.split("_")[1])]} for n in names}
+    ordered, weights = ordered_checkpoint_weights(metas)
+    assert ordered == [f"epoch_{e}" for e in range(1, 13)]  # numeric, not text order (epoch_10 < epoch_2)
+    total = sum(TWELVE_LRS.values())
+    np.testing.assert_allclose(weights, [TWELVE_LRS[e] / total for e in range(1, 13)])
+
+
+@pytest.mark.parametrize(
+    ("metas", "message"),
+    [
+        ({}, "no warmup checkpoints"),
+        ({"a": {"epoch": 1}}, "no recorded 'epoch' and 'mean_lr'"),
+        ({"a": {"epoch": 1, "mean_lr": 1.0}, "b": {"epoch": 1, "mean_lr": 2.0}}, "same epoch"),
+        ({"a": {"epoch": 1.5, "mean_lr": 1.0}}, "integer"),
+        ({"a": {"epoch": 1, "mean_lr": -1.0}}, ">= 0"),
+    ],
+)
+def test_ordered_checkpoint_weights_rejects_bad_records(metas, message):
+    with pytest.raises(ValueError, match=message):
+        ordered_checkpoint_weights(metas)

@@ -43,8 +43,9 @@ def test_format_prompt_plain_fallback(plain_tokenizer):
         {"role": "assistant", "content": "hello"},
         {"role": "user", "content": "bye"},
     ]
+    # official LESS concat_messages: <|system|> for system turns, EOS after every assistant message
     assert format_prompt(plain_tokenizer, messages) == (
-        "<|user|>\nbe nice\n<|user|>\nhi\n<|assistant|>\nhello\n<|user|>\nbye\n<|assistant|>\n"
+        "<|system|>\nbe nice\n<|user|>\nhi\n<|assistant|>\nhello</s>\n<|user|>\nbye\n<|assistant|>\n"
     )
     assert PLAIN_USER == "<|user|>\n" and PLAIN_ASSISTANT == "<|assistant|>\n"
 

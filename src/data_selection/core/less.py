@@ -11,11 +11,14 @@ Paper / official-code choices are named parameters:
 * ``aggregation="subtask_mean_max"`` (default, official ``matching.py``): mean over the validation
   examples of each subtask, then max over subtasks. ``"mean"`` and ``"max"`` over all validation examples
   are offered for comparison (the "avg/max" variants of the extended project description).
+* ``target_task`` (default ``"mmlu"``): the official code scores one target task at a time (``matching.py
+  --target_task_names``), the max running over the subtasks of that task only; ``"joint"`` pools every
+  validation question of every task.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -23,6 +26,8 @@ import torch
 
 AdamVariant = Literal["official", "textbook"]
 Aggregation = Literal["subtask_mean_max", "mean", "max"]
+TargetTask = Literal["mmlu", "bbh", "joint"]
+TARGET_TASKS = ("mmlu", "bbh", "joint")
 
 
 def adam_preconditioned_gradient(
@@ -110,6 +115,66 @@ def checkpoint_weights(mean_learning_rates: Sequence[float]) -> np.ndarray:
     if total <= 0:
         raise ValueError("all checkpoint learning rates are zero: cannot weight the checkpoints")
     return lrs / total
+
+
+def ordered_checkpoint_weights(checkpoints: Mapping[str, Mapping]) -> tuple[list[str], np.ndarray]:
+    """Checkpoint names in training order and their weights η_i from each one's own mean learning rate.
+
+    The order is the recorded epoch number (an int), never the names sorted as text (``epoch_10`` sorts
+    before ``epoch_2`` as text). Each weight is that checkpoint's ``mean_lr`` over the sum (LESS Eq. 3,
+    ``matching.py``), so weights travel with their checkpoint whatever the order.
+
+    Args:
+        checkpoints: ``{name: {"epoch": int >= 1, "mean_lr": float >= 0, ...}}``, one entry per checkpoint.
+
+    Returns:
+        (names ordered by epoch, float64 weights of shape (n,) summing to 1, in that order).
+
+    Raises:
+        ValueError: no checkpoints, a missing/non-integer/duplicate epoch, or invalid learning rates.
+    """
+    if not checkpoints:
+        raise ValueError("no warmup checkpoints")
+    epochs = {}
+    for name, meta in checkpoints.items():
+        if "epoch" not in meta or "mean_lr" not in meta:
+            raise ValueError(f"checkpoint {name!r} has no recorded 'epoch' and 'mean_lr': rerun the warmup")
+        epoch = meta["epoch"]
+        if isinstance(epoch, bool) or int(epoch) != epoch:
+            raise ValueError(f"checkpoint {name!r}: epoch must be an integer, got {epoch!r}")
+        epochs[name] = int(epoch)
+    if len(set(epochs.values())) != len(epochs):
+        raise ValueError(f"two checkpoints record the same epoch: {epochs}")
+    names = sorted(epochs, key=epochs.__getitem__)
+    return names, checkpoint_weights([float(checkpoints[n]["mean_lr"]) for n in names])
+
+
+def target_columns(tasks: Sequence[str], target_task: str) -> np.ndarray:
+    """Indices of the validation questions that belong to ``target_task`` (all of them for ``"joint"``).
+
+    Args:
+        tasks: the task (``"mmlu"``, ``"bbh"``, ...) of each validation question, length n_val.
+        target_task: ``"mmlu"``, ``"bbh"`` or ``"joint"``.
+
+    Returns:
+        int64 array of column indices, ascending.
+
+    Raises:
+        ValueError: unknown target, or the target has no validation question.
+    """
+    if target_task not in TARGET_TASKS:
+        raise ValueError(f"target_task must be one of {TARGET_TASKS}, got {target_task!r}")
+    tasks = [str(t) for t in tasks]
+    if target_task == "joint":
+        columns = np.arange(len(tasks), dtype=np.int64)
+    else:
+        columns = np.asarray([i for i, t in enumerate(tasks) if t == target_task], dtype=np.int64)
+    if columns.size == 0:
+        present = sorted(set(tasks))
+        raise ValueError(
+            f"target_task {target_task!r} has no validation questions (validation tasks present: {present})"
+        )
+    return columns
 
 
 def pairwise_influence(

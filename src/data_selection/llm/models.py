@@ -16,12 +16,21 @@ from pathlib import Path
 
 import torch
 
+from data_selection.llm.prompts import (
+    TULU_ASSISTANT,
+    TULU_USER,
+    add_special_tokens_for,
+    render_conversation,
+    render_prompt,
+    resolve_prompt_format,
+)
+
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
 
 #: prompt format for models without a chat template (open-instruct / Tulu, as LESS uses)
-PLAIN_USER, PLAIN_ASSISTANT = "<|user|>\n", "<|assistant|>\n"
+PLAIN_USER, PLAIN_ASSISTANT = TULU_USER, TULU_ASSISTANT
 
 
 @dataclass
@@ -141,63 +150,126 @@ def _prepare_tokenizer(tokenizer):
     return tokenizer
 
 
-def format_prompt(tokenizer, messages: list[dict]) -> str:
+def format_prompt(tokenizer, messages: list[dict], prompt_format: str | None = None) -> str:
     """Text of a conversation up to (and including) the assistant header, ready for the next token.
 
-    Uses the tokenizer's chat template when it has one, else the open-instruct format
-    ``<|user|>\\n{content}\\n<|assistant|>\\n``.
+    Args:
+        messages: ``[{"role", "content"}, ...]``.
+        prompt_format: ``"tulu"`` (``<|user|>\\n{content}\\n<|assistant|>\\n``, official LESS / open-instruct),
+            ``"chat_template"`` (the tokenizer's template) or ``None``: the chat template when the tokenizer
+            has one, else Tulu. A chat template never adds a default system prompt that ``messages`` lacks
+            (see :func:`data_selection.llm.prompts.chat_template_text`).
+
+    Raises:
+        ValueError: unknown format, or ``"chat_template"`` without a template.
     """
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    parts = []
-    for message in messages:
-        if message["role"] == "assistant":
-            parts.append(PLAIN_ASSISTANT + message["content"] + "\n")
-        else:
-            parts.append(PLAIN_USER + message["content"] + "\n")
-    return "".join(parts) + PLAIN_ASSISTANT
+    return render_prompt(tokenizer, messages, prompt_format)
 
 
-def encode_example(tokenizer, messages: list[dict], max_length: int) -> dict | None:
+def _leading_special_count(tokenizer, ids: list[int], offsets: list[tuple[int, int]] | None) -> int:
+    specials = set(getattr(tokenizer, "all_special_ids", []) or [])
+    n = 0
+    while n < len(ids) and ids[n] in specials and (offsets is None or offsets[n][1] <= offsets[n][0]):
+        n += 1
+    return n
+
+
+def encode_labelled_text(
+    tokenizer,
+    text: str,
+    label_span: tuple[int, int],
+    max_length: int,
+    add_special_tokens: bool = False,
+) -> dict:
+    """Tokenise ``text`` as one string and label the tokens that overlap ``text[label_span[0]:label_span[1]]``.
+
+    Tokenising the whole text once (not prompt and response separately) avoids boundary mismatches. With a
+    fast tokenizer a token is labelled when its character offsets overlap the span; added special tokens
+    (BOS, zero-width) are never labelled. Without offsets, the official LESS rule is used: the labelled
+    tokens are those of ``tokenizer(text[:end])`` beyond the first ``len(tokenizer(text[:start]))``.
+
+    Truncation when longer than ``max_length``: the labelled part keeps at least ``max_length // 4`` tokens
+    (or all of it when shorter), the part before it is cut from the left, keeping leading special tokens
+    (BOS). Tokens after the span are always dropped: they cannot change a causal LM's loss on the span.
+
+    Args:
+        text: the full example text.
+        label_span: ``(start, end)`` character offsets, ``0 <= start < end <= len(text)``.
+        max_length: maximum total tokens, >= 8.
+        add_special_tokens: let the tokenizer add its special tokens (Llama-2's BOS) as official LESS does.
+
+    Returns:
+        ``{"input_ids": list[int], "labels": list[int] (-100 outside the span), "truncated": bool}``.
+
+    Raises:
+        ValueError: bad span or ``max_length``, or no token falls in the span.
+    """
+    start, end = label_span
+    if not 0 <= start < end <= len(text):
+        raise ValueError(f"label span {label_span} outside the text of length {len(text)}")
+    if max_length < 8:
+        raise ValueError(f"max_length must be >= 8, got {max_length}")
+    if getattr(tokenizer, "is_fast", False):
+        enc = tokenizer(text, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
+        ids, offsets = list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
+        mask = [e > s and s < end and e > start for s, e in offsets]
+    else:
+        ids = list(tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"])
+        offsets = None
+        first = len(tokenizer(text[:start], add_special_tokens=add_special_tokens)["input_ids"])
+        last = len(tokenizer(text[:end], add_special_tokens=add_special_tokens)["input_ids"])
+        mask = [first <= i < last for i in range(len(ids))]
+    if not any(mask):
+        raise ValueError(f"no token covers the labelled characters {text[start:end]!r}")
+    first = mask.index(True)
+    last = len(mask) - mask[::-1].index(True)
+    prompt_ids, response_ids = ids[:first], ids[first:last]
+    response_labels = [t if m else IGNORE_INDEX for t, m in zip(response_ids, mask[first:last])]
+    truncated = len(ids) > max_length
+    if len(prompt_ids) + len(response_ids) > max_length:
+        keep_response = min(len(response_ids), max(max_length - len(prompt_ids), max_length // 4))
+        response_ids, response_labels = response_ids[:keep_response], response_labels[:keep_response]
+        lead = min(_leading_special_count(tokenizer, prompt_ids, offsets), max_length - keep_response)
+        budget = max_length - keep_response - lead
+        prompt_ids = prompt_ids[:lead] + (prompt_ids[len(prompt_ids) - budget :] if budget > 0 else [])
+    return {
+        "input_ids": prompt_ids + response_ids,
+        "labels": [IGNORE_INDEX] * len(prompt_ids) + response_labels,
+        "truncated": truncated,
+    }
+
+
+def encode_example(tokenizer, messages: list[dict], max_length: int, prompt_format: str | None = None) -> dict | None:
     """Token ids and labels for one conversation, the loss on the final assistant turn only.
 
     The prompt (everything before the final assistant message) is masked with -100. When prompt + response
     exceed ``max_length``, the response keeps at least ``max_length // 4`` tokens (or all of it if shorter)
-    and the prompt is cut from the left (its beginning is dropped), so no example loses its labels.
+    and the prompt is cut from the left (its beginning is dropped, special tokens such as BOS kept), so no
+    example loses its labels. With ``prompt_format="tulu"`` the tokenizer adds its special tokens (BOS for
+    Llama-2), as official LESS's ``encode_with_messages_format`` does; the response is the assistant
+    content, EOS and a newline (all labelled, as there). Official LESS labels every assistant turn of a
+    multi-turn conversation; here only the last one is.
 
     Args:
         messages: ``[{"role", "content"}, ...]`` ending with an assistant message.
         max_length: maximum total tokens, >= 8.
+        prompt_format: see :func:`format_prompt`.
 
     Returns:
         ``{"input_ids": list[int], "labels": list[int], "truncated": bool}``.
 
     Raises:
-        ValueError: the conversation does not end with a non-empty assistant message.
+        ValueError: the conversation does not end with a non-empty assistant message, or a bad format.
     """
-    if not messages or messages[-1]["role"] != "assistant" or not messages[-1]["content"]:
+    if not messages or messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
         raise ValueError("a training example must end with a non-empty assistant message")
     if max_length < 8:
         raise ValueError(f"max_length must be >= 8, got {max_length}")
-    prompt = format_prompt(tokenizer, messages[:-1])
-    end = tokenizer.eos_token or ""
-    if getattr(tokenizer, "chat_template", None):
-        full = tokenizer.apply_chat_template(messages, tokenize=False)
-        response = full[len(prompt) :] if full.startswith(prompt) else messages[-1]["content"] + end
-    else:
-        response = messages[-1]["content"] + end
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"]
-    truncated = len(prompt_ids) + len(response_ids) > max_length
-    if truncated:
-        keep_response = min(len(response_ids), max(max_length - len(prompt_ids), max_length // 4))
-        response_ids = response_ids[:keep_response]
-        prompt_ids = prompt_ids[len(prompt_ids) - (max_length - keep_response) :] if max_length > keep_response else []
-    return {
-        "input_ids": prompt_ids + response_ids,
-        "labels": [IGNORE_INDEX] * len(prompt_ids) + response_ids,
-        "truncated": truncated,
-    }
+    fmt = resolve_prompt_format(tokenizer, prompt_format)
+    text, response_start = render_conversation(tokenizer, messages, fmt)
+    return encode_labelled_text(
+        tokenizer, text, (response_start, len(text)), max_length, add_special_tokens=add_special_tokens_for(fmt)
+    )
 
 
 def pad_batch(examples: list[dict], pad_id: int, side: str = "right") -> dict[str, torch.Tensor]:

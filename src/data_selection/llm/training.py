@@ -71,11 +71,13 @@ class _ChatDataset(torch.utils.data.Dataset):
         return self.encoded[index]
 
 
-def encode_records(tokenizer, records: list[dict], max_length: int) -> tuple[list[dict], int]:
-    """Encode normalised records (``messages``); returns (encoded, number truncated)."""
+def encode_records(
+    tokenizer, records: list[dict], max_length: int, prompt_format: str | None = None
+) -> tuple[list[dict], int]:
+    """Encode normalised records (``messages``) with :func:`encode_example`; returns (encoded, number truncated)."""
     encoded, truncated = [], 0
     for record in records:
-        e = encode_example(tokenizer, record["messages"], max_length)
+        e = encode_example(tokenizer, record["messages"], max_length, prompt_format)
         truncated += e.pop("truncated")
         encoded.append(e)
     return encoded, truncated
@@ -87,6 +89,7 @@ def train_lora(
     lora_params: dict[str, Any],
     train_params: dict[str, Any],
     snapshot_each_epoch: bool = False,
+    prompt_format: str | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[dict], dict[str, float]]:
     """LoRA-train ``lm`` on chat ``records`` with ``transformers.Trainer`` (loss on the response only).
 
@@ -99,6 +102,8 @@ def train_lora(
             ``bf16``.
         snapshot_each_epoch: also return one snapshot per epoch: LoRA weights, AdamW moments by parameter
             name, optimiser step and the epoch's mean learning rate (what LESS needs).
+        prompt_format: ``"tulu"``, ``"chat_template"`` or ``None`` (the tokenizer's template if it has one),
+            see :func:`data_selection.llm.models.format_prompt`.
 
     Returns:
         (final LoRA state, epoch snapshots, training summary with ``train_loss``, ``train_runtime_s``,
@@ -112,7 +117,7 @@ def train_lora(
     if not records:
         raise ValueError("cannot fine-tune on an empty subset")
     tokenizer = lm.tokenizer
-    encoded, truncated = encode_records(tokenizer, records, int(train_params["max_length"]))
+    encoded, truncated = encode_records(tokenizer, records, int(train_params["max_length"]), prompt_format)
     if truncated:
         logger.warning("%d of %d training examples truncated to %d tokens", truncated, len(records), train_params["max_length"])
     model = attach_lora(lm, lora_params)

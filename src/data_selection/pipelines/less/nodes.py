@@ -11,11 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from data_selection.core.less import aggregate_influence, checkpoint_weights, pairwise_influence
+from data_selection.core.less import (
+    TARGET_TASKS,
+    aggregate_influence,
+    ordered_checkpoint_weights,
+    pairwise_influence,
+    target_columns,
+)
 from data_selection.core.selection import random_indices
-from data_selection.llm.evaluation import answer_messages
-from data_selection.llm.less_features import collect_features
+from data_selection.llm.less_features import collect_features, encode_pool, encode_validation
 from data_selection.llm.models import CausalLM
+from data_selection.llm.prompts import VALIDATION_LABELS, check_prompt_format, resolve_prompt_format
 from data_selection.llm.training import train_lora
 from data_selection.pipelines.less.parameters import LessParams
 from data_selection.pipelines.select.nodes import scores_table
@@ -32,10 +38,44 @@ def sample_warmup_set(pool: list[dict], params: LessParams) -> list[dict]:
     return [pool[i] for i in random_indices(len(pool), count, int(params["warmup_seed"]))]
 
 
+def check_less_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The LESS options with their official defaults filled in; raises ``ValueError`` on a bad value.
+
+    ``target_task`` (``mmlu``), ``prompt_format`` (``tulu``), ``validation_labels`` (``answer_letter``),
+    ``bbh_shots`` (2): see ``conf/base/parameters_less.yml``.
+    """
+    options = {
+        "target_task": params.get("target_task", "mmlu"),
+        "prompt_format": check_prompt_format(params.get("prompt_format", "tulu")),
+        "validation_labels": params.get("validation_labels", "answer_letter"),
+        "bbh_shots": params.get("bbh_shots", 2),
+    }
+    if options["target_task"] not in TARGET_TASKS:
+        raise ValueError(f"less.target_task must be one of {TARGET_TASKS}, got {options['target_task']!r}")
+    if options["validation_labels"] not in VALIDATION_LABELS:
+        raise ValueError(
+            f"less.validation_labels must be one of {VALIDATION_LABELS}, got {options['validation_labels']!r}"
+        )
+    if isinstance(options["bbh_shots"], bool) or not isinstance(options["bbh_shots"], int) or options["bbh_shots"] < 0:
+        raise ValueError(f"less.bbh_shots must be an integer >= 0, got {options['bbh_shots']!r}")
+    return options
+
+
 def warmup_lora(base_model: CausalLM, warmup_set: list[dict], params: dict[str, Any]) -> tuple[dict, dict]:
-    """Warmup LoRA training; one checkpoint per epoch with LoRA weights, AdamW moments and mean LR."""
+    """Warmup LoRA training; one checkpoint per epoch with LoRA weights, AdamW moments and mean LR.
+
+    The summary's ``checkpoints`` maps each checkpoint name to its own recorded ``epoch``, ``step`` and
+    ``mean_lr`` (the same values as each bundle's ``meta``), which :func:`score_influence` weights by.
+    """
+    options = check_less_params(params)
+    resolve_prompt_format(base_model.tokenizer, options["prompt_format"])  # fail before training
     _, snapshots, summary = train_lora(
-        base_model, warmup_set, params["lora"], params["warmup_training"], snapshot_each_epoch=True
+        base_model,
+        warmup_set,
+        params["lora"],
+        params["warmup_training"],
+        snapshot_each_epoch=True,
+        prompt_format=options["prompt_format"],
     )
     bundles = {}
     for snap in snapshots:
@@ -45,30 +85,47 @@ def warmup_lora(base_model: CausalLM, warmup_set: list[dict], params: dict[str, 
         meta = {"epoch": snap["epoch"], "step": snap["step"], "mean_lr": snap["mean_lr"], "lora": dict(params["lora"])}
         bundles[f"epoch_{snap['epoch']}"] = {"tensors": tensors, "meta": meta}
     summary["checkpoint_mean_lrs"] = [s["mean_lr"] for s in snapshots]
+    summary["checkpoints"] = {
+        name: {k: bundle["meta"][k] for k in ("epoch", "step", "mean_lr")} for name, bundle in bundles.items()
+    }
+    summary["prompt_format"] = options["prompt_format"]
     return bundles, summary
 
 
 def pool_gradient_features(
     base_model: CausalLM, warmup_checkpoints: dict, pool: list[dict], params: dict[str, Any]
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Adam-preconditioned, projected, normalised LoRA gradients of every pool example, per checkpoint."""
-    return collect_features(
-        base_model, [r["messages"] for r in pool], warmup_checkpoints, params["lora"], params["gradients"], "adam", "pool"
+    """Adam-preconditioned, projected, normalised LoRA gradients of every pool example, per checkpoint.
+
+    Pool examples are encoded in ``less.prompt_format`` (official: Tulu), as in the warmup.
+    """
+    options = check_less_params(params)
+    encoded = encode_pool(
+        base_model.tokenizer, [r["messages"] for r in pool], int(params["gradients"]["max_length"]), options["prompt_format"]
     )
+    return collect_features(base_model, encoded, warmup_checkpoints, params["lora"], params["gradients"], "adam", "pool")
 
 
 def validation_gradient_features(
     base_model: CausalLM, warmup_checkpoints: dict, target_validation: list[dict], params: dict[str, Any]
 ) -> dict[str, np.ndarray]:
-    """SGD (not Adam) projected, normalised gradients of the validation questions with their answers."""
+    """SGD (not Adam) projected, normalised gradients of every validation question (all target tasks).
+
+    Questions are in the official LESS task format with ``less.validation_labels`` (official: only the
+    answer letter labelled). Every task's questions are kept, one row each in ``target_validation`` order,
+    so one datastore serves ``target_task`` mmlu, bbh and joint.
+    """
+    options = check_less_params(params)
+    encoded = encode_validation(
+        base_model.tokenizer,
+        target_validation,
+        int(params["gradients"]["max_length"]),
+        options["prompt_format"],
+        options["validation_labels"],
+        options["bbh_shots"],
+    )
     features, _ = collect_features(
-        base_model,
-        [answer_messages(r) for r in target_validation],
-        warmup_checkpoints,
-        params["lora"],
-        params["gradients"],
-        "sgd",
-        "validation",
+        base_model, encoded, warmup_checkpoints, params["lora"], params["gradients"], "sgd", "validation"
     )
     return features
 
@@ -81,21 +138,38 @@ def score_influence(
     target_validation: list[dict],
     params: dict[str, Any],
 ):
-    """Influence of each pool example on the target tasks (LESS Eq. 3 + subtask mean, max).
+    """Influence of each pool example on ``less.target_task`` (LESS Eq. 3 + subtask mean, max).
+
+    Only the validation questions of the target task are matched (all of them for ``joint``); the max runs
+    over the subtasks of that task. Checkpoints are weighted by their own recorded mean learning rate
+    (``warmup_summary["checkpoints"]``) and paired by name, in epoch order.
 
     Returns:
-        a table (id, source, subtask, score, rank, best_subtask), one row per pool example.
+        a table (id, source, subtask, score, rank, best_subtask, target_task), one row per pool example.
+
+    Raises:
+        ValueError: the target has no validation questions, or features and checkpoints do not match.
     """
-    names = sorted(pool_features)
-    if names != sorted(validation_features):
-        raise ValueError(f"pool checkpoints {names} differ from validation checkpoints {sorted(validation_features)}")
-    weights = checkpoint_weights(warmup_summary["checkpoint_mean_lrs"])
-    if len(weights) != len(names):
-        raise ValueError(f"{len(weights)} checkpoint learning rates for {len(names)} feature checkpoints")
+    options = check_less_params(params)
+    if "checkpoints" not in warmup_summary:
+        raise ValueError("warmup_summary has no per-checkpoint 'checkpoints' record: rerun warmup_lora")
+    names, weights = ordered_checkpoint_weights(warmup_summary["checkpoints"])
+    if sorted(names) != sorted(pool_features) or sorted(names) != sorted(validation_features):
+        raise ValueError(
+            f"checkpoints {names} differ from pool features {sorted(pool_features)} "
+            f"or validation features {sorted(validation_features)}"
+        )
+    columns = target_columns([r["task"] for r in target_validation], options["target_task"])
+    for name in names:
+        if validation_features[name].shape[0] != len(target_validation):
+            raise ValueError(
+                f"{validation_features[name].shape[0]} validation feature rows for {len(target_validation)} "
+                "validation questions: rerun validation_gradient_features"
+            )
     influence = pairwise_influence(
-        [pool_features[n] for n in names], [validation_features[n] for n in names], weights
+        [pool_features[n] for n in names], [np.asarray(validation_features[n])[columns] for n in names], weights
     )
-    subtasks = [f"{r['task']}/{r['subtask']}" for r in target_validation]
+    subtasks = [f"{target_validation[i]['task']}/{target_validation[i]['subtask']}" for i in columns]
     scores, per_subtask, subtask_names = aggregate_influence(influence, subtasks, params["aggregation"])
     best = [subtask_names[i] for i in per_subtask.argmax(axis=1)]
-    return scores_table(pool, scores, {"best_subtask": best})
+    return scores_table(pool, scores, {"best_subtask": best, "target_task": options["target_task"]})
