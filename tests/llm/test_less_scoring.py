@@ -48,7 +48,11 @@ def test_score_influence_default_target_is_mmlu():
     pool, val, summary = _one_checkpoint()
     table = score_influence(POOL, pool, val, summary, VALIDATION, PARAMS)
     np.testing.assert_allclose(table["score"].to_numpy(), TWO_TASK_EXPECTED["mmlu"])
-    assert table["rank"].tolist() == [2, 1, 3]
+    # the shared select stage ranks them: hand-computed order p1, p0, p2
+    from data_selection.pipelines.select.nodes import select_top_k
+
+    selection = select_top_k(table, {"max_samples": 3, "budget_fraction": None})
+    assert selection["id"].tolist() == ["p1", "p0", "p2"]
 
 
 def test_score_influence_target_without_questions_raises():
