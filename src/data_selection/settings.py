@@ -14,7 +14,7 @@ CONFIG_LOADER_ARGS = {
     # ${pkg:DIST,RELATIVE_PATH} -> absolute path of a file shipped inside an installed distribution
     "custom_resolvers": {"pkg": package_path},
     "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**"]},
-    # An environment (and `kedro run --params a.b=1`) overrides only the keys it names: with the default
-    # "destructive" strategy `--params selection.budget_fraction=0.05` would drop `selection.seed`.
-    "merge_strategy": {"parameters": "soft"},
+    # Parameters keep Kedro's default "destructive" merge across environments: an environment replaces a whole
+    # top-level block (so conf/local can replace `data_prep.pool.mixture` outright). `kedro run --params a.b=v`
+    # still overrides only the key it names (tests/pipelines/test_cli.py).
 }

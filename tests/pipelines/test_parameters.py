@@ -48,3 +48,25 @@ def test_finetune_schema_rejects_a_misspelt_nested_key():
     }
     with pytest.raises(ValidationError, match="warmup_ration"):
         FinetuneParams.model_validate(raw)
+
+
+@pytest.mark.parametrize("env", ["local", "test", "gpu"])
+def test_every_configuration_environment_passes_the_schemas(env):
+    """conf/base + each environment, merged as `kedro run --env <env>` merges them, validates (the gpu recipe has
+    never run on this machine: this is what keeps it loadable)."""
+    from kedro.config import OmegaConfigLoader
+
+    from data_selection.config import package_path
+    from data_selection.pipelines.less.parameters import LessParams
+    from data_selection.pipelines.parameters import EvaluateParams
+    from data_selection.pipelines.selectit.parameters import SelectITParams
+    from tests.conftest import PROJECT_ROOT
+
+    loader = OmegaConfigLoader(
+        str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env, custom_resolvers={"pkg": package_path}
+    )
+    params = loader["parameters"]
+    schemas = {"selection": SelectionParams, "judge": JudgeParams, "finetune": FinetuneParams, "evaluate": EvaluateParams,
+               "less": LessParams, "selectit": SelectITParams}
+    for key, schema in schemas.items():
+        schema.model_validate(params[key])
