@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .collect import Malformed, content_id, normalise_json_records, require_object, require_str
+from .collect import Malformed, normalise_chat_records, require_object, require_str
 
 __all__ = ["alpaca_messages", "normalise_alpaca"]
 
@@ -57,8 +57,4 @@ def normalise_alpaca(
         ValueError: unknown ``on_bad_record`` or ``container``.
     """
 
-    def build(value: Any) -> dict:
-        messages = alpaca_messages(value)
-        return {"id": content_id(source, messages), "source": source, "subtask": None, "messages": messages}
-
-    return normalise_json_records(text, filename, source, build, on_bad_record, container, allow_truncated_tail)
+    return normalise_chat_records(text, filename, source, alpaca_messages, on_bad_record, container, allow_truncated_tail)

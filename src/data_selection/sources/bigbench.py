@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .collect import Collector, Malformed, content_id, require_object, require_str
+from .collect import Collector, Malformed, pool_record, require_object, require_str
 from .scan import JSON_ARRAY, BadRecordError, RawRecord, locate_key_array, scan_array
 
 __all__ = ["iter_task_examples", "normalise_bigbench_tasks", "normalise_natural_instructions", "task_filename"]
@@ -78,7 +78,7 @@ def _instruction_example(source: str, description: str, subtask: str):
             {"role": "user", "content": f"{description}\n\n{inp}"},
             {"role": "assistant", "content": target},
         ]
-        return {"id": content_id(source, messages), "source": source, "subtask": subtask, "messages": messages}
+        return pool_record(source, messages, subtask)
 
     return build
 

@@ -149,6 +149,28 @@ class Collector:
             self.add(rec)
 
 
+def pool_record(source: str, messages: list[dict], subtask: str | None = None) -> dict:
+    """A pool record (without ``raw``/``origin``, which the collector adds): id from the source and messages."""
+    return {"id": content_id(source, messages), "source": source, "subtask": subtask, "messages": messages}
+
+
+def normalise_chat_records(
+    text: str,
+    filename: str,
+    source: str,
+    to_messages: Callable[[Any], list[dict]],
+    on_bad_record: str = "error",
+    container: str = "auto",
+    allow_truncated_tail: bool = False,
+) -> tuple[list[dict], list[dict]]:
+    """:func:`normalise_json_records` for formats whose record is one conversation (``to_messages``: the format's
+    record -> messages, raising ``Malformed``/``Filtered``)."""
+    return normalise_json_records(
+        text, filename, source, lambda value: pool_record(source, to_messages(value)), on_bad_record, container,
+        allow_truncated_tail,
+    )
+
+
 def normalise_json_records(
     text: str,
     filename: str,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .collect import Filtered, Malformed, content_id, normalise_json_records, require_object
+from .collect import Filtered, Malformed, normalise_chat_records, require_object
 
 __all__ = ["MESSAGE_ROLES", "chat_messages", "normalise_messages"]
 
@@ -75,8 +75,4 @@ def normalise_messages(
         ValueError: unknown ``on_bad_record`` or ``container``.
     """
 
-    def build(value: Any) -> dict:
-        messages = chat_messages(value)
-        return {"id": content_id(source, messages), "source": source, "subtask": None, "messages": messages}
-
-    return normalise_json_records(text, filename, source, build, on_bad_record, container, allow_truncated_tail)
+    return normalise_chat_records(text, filename, source, chat_messages, on_bad_record, container, allow_truncated_tail)

@@ -101,6 +101,20 @@ class Cursor:
     def skip_ws(self) -> None:
         self.advance(_WS.match(self.text, self.pos).end())
 
+    def read_value(self, filename: str):
+        """Decode the JSON value at the cursor, move past it and any blank after it, and return it.
+
+        Raises:
+            BadRecordError: invalid JSON at the cursor (``filename`` and the cursor's line).
+        """
+        try:
+            value, end = _DECODER.raw_decode(self.text, self.pos)
+        except json.JSONDecodeError as exc:
+            raise BadRecordError(filename, self.line, f"invalid JSON ({exc.msg})") from None
+        self.advance(end)
+        self.skip_ws()
+        return value
+
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
@@ -318,12 +332,7 @@ def locate_key_array(text: str, filename: str, key: str) -> Cursor:
         cur.skip_ws()
         if cur.peek() == "}":
             break
-        try:
-            k, end = _DECODER.raw_decode(text, cur.pos)
-        except json.JSONDecodeError as exc:
-            raise BadRecordError(filename, cur.line, f"invalid JSON ({exc.msg})") from None
-        cur.advance(end)
-        cur.skip_ws()
+        k = cur.read_value(filename)
         if not isinstance(k, str) or cur.peek() != ":":
             raise BadRecordError(filename, cur.line, "invalid JSON object (expected a key and ':')")
         cur.advance(cur.pos + 1)
@@ -332,12 +341,7 @@ def locate_key_array(text: str, filename: str, key: str) -> Cursor:
             if cur.peek() != "[":
                 raise BadRecordError(filename, cur.line, f"field {key!r} must be a list")
             return cur
-        try:
-            _, end = _DECODER.raw_decode(text, cur.pos)
-        except json.JSONDecodeError as exc:
-            raise BadRecordError(filename, cur.line, f"invalid JSON ({exc.msg})") from None
-        cur.advance(end)
-        cur.skip_ws()
+        cur.read_value(filename)
         if cur.peek() == ",":
             cur.advance(cur.pos + 1)
     raise BadRecordError(filename, 1, f"missing field {key!r}")

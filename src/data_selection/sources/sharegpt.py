@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .collect import Filtered, Malformed, content_id, normalise_json_records, require_object
+from .collect import Filtered, Malformed, normalise_json_records, pool_record, require_object
 
 __all__ = ["SHAREGPT_ROLES", "normalise_sharegpt", "sharegpt_messages"]
 
@@ -91,6 +91,6 @@ def normalise_sharegpt(
 
     def build(value: Any) -> dict:
         messages = sharegpt_messages(value)
-        return {"id": content_id(source, messages), "source": source, "subtask": None, "messages": messages}
+        return pool_record(source, messages)
 
     return normalise_json_records(text, filename, source, build, on_bad_record, container, allow_truncated_tail)
