@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import yaml
 
-from data_selection.core import records as rec
+from data_selection import sources as rec
 from data_selection.llm.evaluation import evaluate_multiple_choice, last_logits_strategy, letter_token_ids, question_messages
 from data_selection.llm.models import format_prompt, load_causal_lm
 
