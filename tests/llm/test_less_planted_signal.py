@@ -22,7 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def config():
     from kedro.config import OmegaConfigLoader
 
-    from data_selection.hooks import package_path
+    from data_selection.config import package_path
 
     loader = OmegaConfigLoader(
         str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="test", custom_resolvers={"pkg": package_path}
