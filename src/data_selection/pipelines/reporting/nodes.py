@@ -129,8 +129,12 @@ def compare_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFram
 def comparison_plot(table: pd.DataFrame):
     """One panel per metric: each method's mean with its 95% CI; random (dashed) and the base model (dotted)."""
     metrics = list(dict.fromkeys(table["metric"]))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.8), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    ncols = min(4, len(metrics))
+    nrows = -(-len(metrics) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in axes.flat[len(metrics) :]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, metrics):
         part = table[(table["metric"] == metric) & (table["method"] != REFERENCE)].reset_index(drop=True)
         x = np.arange(len(part))
         err = np.vstack([part["mean"] - part["ci95_low"], part["ci95_high"] - part["mean"]])
