@@ -81,6 +81,20 @@ def require_str(obj: dict, key: str, *, allow_empty: bool = False) -> str:
     return v
 
 
+def require_list(obj: dict, key: str) -> list:
+    """``obj[key]``, which must be a list.
+
+    Raises:
+        Malformed: the field is missing or not a list.
+    """
+    if key not in obj:
+        raise Malformed(f"missing field {key!r}")
+    value = obj[key]
+    if not isinstance(value, list):
+        raise Malformed(f"field {key!r} must be a list, got {type(value).__name__}")
+    return value
+
+
 class Collector:
     """Accumulates the records and report rows of one source (or one target task family).
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .collect import Filtered, Malformed, normalise_chat_records, require_object
+from .collect import Filtered, Malformed, normalise_chat_records, require_list, require_object
 
 __all__ = ["MESSAGE_ROLES", "chat_messages", "normalise_messages"]
 
@@ -25,11 +25,7 @@ def chat_messages(value: Any) -> list[dict]:
         Filtered: an empty conversation; a last turn that is not the assistant's; no user turn before it.
     """
     obj = require_object(value)
-    if "messages" not in obj:
-        raise Malformed("missing field 'messages'")
-    turns = obj["messages"]
-    if not isinstance(turns, list):
-        raise Malformed(f"field 'messages' must be a list, got {type(turns).__name__}")
+    turns = require_list(obj, "messages")
     messages = []
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .collect import Filtered, Malformed, normalise_json_records, pool_record, require_object
+from .collect import Filtered, Malformed, normalise_json_records, pool_record, require_list, require_object
 
 __all__ = ["SHAREGPT_ROLES", "normalise_sharegpt", "sharegpt_messages"]
 
@@ -32,11 +32,7 @@ def sharegpt_messages(value: Any) -> list[dict]:
         Filtered: an empty conversation, a single turn, or one not starting user -> assistant.
     """
     obj = require_object(value)
-    if "conversations" not in obj:
-        raise Malformed("missing field 'conversations'")
-    conv = obj["conversations"]
-    if not isinstance(conv, list):
-        raise Malformed(f"field 'conversations' must be a list, got {type(conv).__name__}")
+    conv = require_list(obj, "conversations")
     roles = []
     for i, turn in enumerate(conv):
         if not isinstance(turn, dict):

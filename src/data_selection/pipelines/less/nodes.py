@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from data_selection.core.less import (
-    TARGET_TASKS,
     aggregate_influence,
     ordered_checkpoint_weights,
     pairwise_influence,
@@ -21,9 +20,9 @@ from data_selection.core.less import (
 from data_selection.core.selection import random_indices
 from data_selection.llm.less_features import collect_features, encode_pool, encode_validation
 from data_selection.llm.models import CausalLM
-from data_selection.llm.prompts import VALIDATION_LABELS, check_prompt_format, resolve_prompt_format
+from data_selection.llm.prompts import resolve_prompt_format
 from data_selection.llm.training import train_lora
-from data_selection.pipelines.less.parameters import LessParams
+from data_selection.pipelines.less.parameters import LessOptions, LessParams
 from data_selection.pipelines.select.nodes import scores_table
 
 logger = logging.getLogger(__name__)
@@ -39,26 +38,13 @@ def sample_warmup_set(pool: list[dict], params: LessParams) -> list[dict]:
 
 
 def check_less_params(params: dict[str, Any]) -> dict[str, Any]:
-    """The LESS options with their official defaults filled in; raises ``ValueError`` on a bad value.
+    """The LESS options (``target_task``, ``prompt_format``, ``validation_labels``, ``bbh_shots``) of ``params`` with
+    their official defaults filled in, by the same schema Kedro validates ``params:less`` with.
 
-    ``target_task`` (``mmlu``), ``prompt_format`` (``tulu``), ``validation_labels`` (``answer_letter``),
-    ``bbh_shots`` (2): see ``conf/base/parameters_less.yml``.
+    Raises:
+        ValueError: a bad value (``pydantic.ValidationError`` is a ``ValueError``).
     """
-    options = {
-        "target_task": params.get("target_task", "mmlu"),
-        "prompt_format": check_prompt_format(params.get("prompt_format", "tulu")),
-        "validation_labels": params.get("validation_labels", "answer_letter"),
-        "bbh_shots": params.get("bbh_shots", 2),
-    }
-    if options["target_task"] not in TARGET_TASKS:
-        raise ValueError(f"less.target_task must be one of {TARGET_TASKS}, got {options['target_task']!r}")
-    if options["validation_labels"] not in VALIDATION_LABELS:
-        raise ValueError(
-            f"less.validation_labels must be one of {VALIDATION_LABELS}, got {options['validation_labels']!r}"
-        )
-    if isinstance(options["bbh_shots"], bool) or not isinstance(options["bbh_shots"], int) or options["bbh_shots"] < 0:
-        raise ValueError(f"less.bbh_shots must be an integer >= 0, got {options['bbh_shots']!r}")
-    return options
+    return LessOptions.model_validate({k: params[k] for k in LessOptions.model_fields if k in params})
 
 
 def warmup_lora(base_model: CausalLM, warmup_set: list[dict], params: dict[str, Any]) -> tuple[dict, dict]:

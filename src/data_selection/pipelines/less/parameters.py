@@ -32,13 +32,18 @@ class GradientParams(Params):
     projection_options: dict[str, Any] = Field(default_factory=dict)
 
 
-class LessParams(Params):
-    """``less``: every choice where the paper and the official code differ is a named option (see the README)."""
+class LessOptions(Params):
+    """The LESS options where the paper and the official code differ (official defaults)."""
 
     target_task: Literal["mmlu", "bbh", "joint"] = "mmlu"
     prompt_format: Literal["tulu", "chat_template"] = "tulu"
     validation_labels: Literal["answer_letter", "full_turn"] = "answer_letter"
-    bbh_shots: int = Field(2, ge=0)
+    bbh_shots: int = Field(2, ge=0, strict=True)
+
+
+class LessParams(LessOptions):
+    """``less``: every choice where the paper and the official code differ is a named option (see the README)."""
+
     warmup_fraction: float = Field(gt=0, le=1)
     warmup_seed: int = 0
     lora: WarmupLoraParams
