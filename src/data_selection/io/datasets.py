@@ -92,6 +92,11 @@ class JSONDataset(_LocalDataset):
         return JSONPreview(self._require().read_text(encoding="utf-8"))
 
 
+def json_array_text(raws: list[str]) -> str:
+    """``"[\\n" + ",\\n".join(raws) + "\\n]\\n"``: a JSON array whose elements are the given texts, byte for byte."""
+    return "[\n" + ",\n".join(raws) + ("\n" if raws else "") + "]\n"
+
+
 class RawJSONArrayDataset(_LocalDataset):
     """Records kept verbatim: saves ``list[str]`` (each a JSON value's exact source text) as a JSON array.
 
@@ -100,22 +105,13 @@ class RawJSONArrayDataset(_LocalDataset):
     """
 
     def _load(self) -> list[str]:
-        text = self._require().read_text(encoding="utf-8")
-        decoder = json.JSONDecoder()
-        index = text.index("[") + 1
-        items: list[str] = []
-        while True:
-            while index < len(text) and text[index] in " \t\r\n,":
-                index += 1
-            if index >= len(text) or text[index] == "]":
-                return items
-            _, end = decoder.raw_decode(text, index)
-            items.append(text[index:end])
-            index = end
+        from data_selection.sources.scan import iter_json_array
+
+        path = self._require()
+        return [r.raw for r in iter_json_array(path.read_text(encoding="utf-8"), str(path))]
 
     def _save(self, data: list[str]) -> None:
-        body = ",\n".join(data)
-        atomic_write_text(self._filepath, "[\n" + body + ("\n" if data else "") + "]\n")
+        atomic_write_text(self._filepath, json_array_text(data))
 
 
 class DataFrameDataset(_LocalDataset):

@@ -23,7 +23,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from data_selection.io.datasets import atomic_directory
+from data_selection.io.datasets import atomic_directory, json_array_text
 from data_selection.sources.config import SourceSpec, parse_source
 from data_selection.sources.scan import JSON_ARRAY, JSON_LINES, iter_json_array, iter_json_lines
 
@@ -117,7 +117,7 @@ class VerbatimSubsetDataset(AbstractDataset[list[dict], dict[str, list[str]]]):
         with atomic_directory(self._path) as tmp:
             for source, (container, raws) in by_source.items():
                 if container == JSON_ARRAY:
-                    text = "[\n" + ",\n".join(raws) + ("\n" if raws else "") + "]\n"
+                    text = json_array_text(raws)
                 else:
                     text = "".join(raw + "\n" for raw in raws)
                 (tmp / f"{source}{_SUFFIX[container]}").write_bytes(text.encode("utf-8"))

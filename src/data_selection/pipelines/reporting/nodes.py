@@ -23,7 +23,8 @@ from data_selection.pipelines.parameters import JudgeParams  # noqa: E402
 #: per-question columns of ``test_predictions`` and the metric each one averages to
 PER_QUESTION = {"accuracy": "correct", "option_nll": "option_nll", "letter_mass": "letter_mass", "response_loss": "response_loss"}
 TASKS = ("mmlu", "bbh")
-LOWER_IS_BETTER = {"option_nll", "response_loss", "test_response_loss"}
+#: per-question quantities where lower is better (a task prefix does not change that)
+LOWER_IS_BETTER = {"option_nll", "response_loss"}
 BASELINE = "random"
 REFERENCE = "reference"
 
@@ -146,7 +147,7 @@ def comparison_plot(table: pd.DataFrame):
         if len(reference):
             ax.axhline(float(reference.iloc[0]), color="grey", linestyle=":", label="base model")
         ax.set_xticks(x, part["method"], rotation=20, fontsize=8)
-        ax.set_title(metric + (" (lower is better)" if metric in LOWER_IS_BETTER or metric.endswith(("option_nll", "response_loss")) else ""), fontsize=9)
+        ax.set_title(metric + (" (lower is better)" if _parse(metric)[1] in LOWER_IS_BETTER else ""), fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
