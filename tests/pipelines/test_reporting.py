@@ -10,13 +10,14 @@ from data_selection.pipelines.reporting.nodes import compare_methods
 JUDGE = {"seeds": [0, 1], "metrics": ["accuracy", "option_nll"], "bootstrap_resamples": 500, "bootstrap_seed": 0, "min_questions": 10}
 
 
-def _evaluation(method: str, correct: np.ndarray, nll: np.ndarray, seeds=("0", "1"), model="m") -> dict:
+def _evaluation(method: str, correct: np.ndarray, nll: np.ndarray, seeds=("0", "1"), model="m", budget=40) -> dict:
     rows = [
         {"seed": seed, "id": f"q{q:03d}", "task": "mmlu" if q % 2 else "bbh", "correct": bool(correct[s, q]),
          "option_nll": float(nll[s, q]), "letter_mass": 0.5, "response_loss": float(nll[s, q]) + 1}
         for s, seed in enumerate(seeds) for q in range(correct.shape[1])
     ]
-    return {f"{method}__predictions": rows, f"{method}__metrics": {"seeds": list(seeds), "target_model": model}}
+    return {f"{method}__predictions": rows, f"{method}__metrics": {"seeds": list(seeds), "target_model": model},
+            f"{method}__summary": {"selected": budget}}
 
 
 def test_identical_predictions_give_a_zero_width_delta_and_a_known_mean():
@@ -27,7 +28,7 @@ def test_identical_predictions_give_a_zero_width_delta_and_a_known_mean():
     row = table[(table["method"] == "copy") & (table["metric"] == "accuracy")].iloc[0]
     assert row["mean"] == pytest.approx(correct.mean())
     assert row["std"] == pytest.approx(np.std(correct.mean(axis=1), ddof=1))
-    assert row["n_seeds"] == 2
+    assert row["n_seeds"] == 2 and row["train_examples"] == 40
     assert row["delta_vs_random"] == row["delta_ci95_low"] == row["delta_ci95_high"] == 0.0
     assert row["ci95_low"] <= row["mean"] <= row["ci95_high"]
 
@@ -49,6 +50,8 @@ def test_refuses_methods_judged_over_other_seeds_or_targets():
         compare_methods(JUDGE, **_evaluation("random", c, n), **one_seed)
     with pytest.raises(ValueError, match="different target models"):
         compare_methods(JUDGE, **_evaluation("random", c, n), **_evaluation("less", c, n, model="other"))
+    with pytest.raises(ValueError, match="different numbers of examples"):
+        compare_methods(JUDGE, **_evaluation("random", c, n), **_evaluation("less", c, n, budget=20))
     with pytest.raises(ValueError, match="random baseline"):
         compare_methods(JUDGE, **_evaluation("less", c, n))
 

@@ -77,16 +77,17 @@ def compare_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFram
 
     Args:
         judge: ``params:judge`` (``metrics``, ``bootstrap_resamples``, ``bootstrap_seed``, ``min_questions``).
-        evaluations: ``<method>__predictions`` (rows of ``<method>.test_predictions``) and ``<method>__metrics``
-            (``<method>.evaluation_metrics``) for every registered method, ``random`` and ``reference``.
+        evaluations: ``<method>__predictions`` (rows of ``<method>.test_predictions``), ``<method>__metrics``
+            (``<method>.evaluation_metrics``) and, except for ``reference``, ``<method>__summary``
+            (``<method>.selection_summary``: the budget in examples) for every registered method and ``random``.
 
     Returns:
-        (table with one row per (method, metric): ``method, metric, target_model, mean, std, n_seeds, ci95_low,
+        (table with one row per (method, metric): ``method, metric, target_model, train_examples, mean, std, n_seeds, ci95_low,
         ci95_high, delta_vs_random, delta_ci95_low, delta_ci95_high``; the figure).
 
     Raises:
-        ValueError: no random baseline; methods evaluated over other seeds than ``judge.seeds``, on different
-            questions or on different target models.
+        ValueError: no random baseline; methods evaluated over other seeds than ``judge.seeds``, at different
+            budgets, on different questions or on different target models.
     """
     methods = sorted({key.rsplit("__", 1)[0] for key in evaluations})
     if BASELINE not in methods:
@@ -100,6 +101,9 @@ def compare_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFram
                 f"{method} was evaluated over seeds {seen} but judge.seeds is {wanted}: re-run its pipeline "
                 f"(`kedro run --pipeline={method}`) so that every method is judged over the same seeds"
             )
+    budgets = {m: evaluations[f"{m}__summary"]["selected"] for m in order if m != REFERENCE}
+    if len(set(budgets.values())) > 1:
+        raise ValueError(f"methods selected different numbers of examples: {budgets}; compare at one budget")
     targets = {m: evaluations[f"{m}__metrics"].get("target_model") for m in order}
     if len(set(targets.values())) > 1:
         raise ValueError(f"methods were evaluated on different target models: {targets}; compare on one target")
@@ -120,7 +124,8 @@ def compare_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFram
             paired = matrix.shape[0] == base_matrix.shape[0] and method != REFERENCE
             delta, low, high = stats.paired_delta_ci(matrix, base_matrix, pair_seeds=paired, **options)
             rows.append(
-                {"method": method, "metric": metric, "target_model": targets[method], **summary,
+                {"method": method, "metric": metric, "target_model": targets[method],
+                 "train_examples": budgets.get(method, 0), **summary,
                  "delta_vs_random": delta, "delta_ci95_low": low, "delta_ci95_high": high}
             )
     table = pd.DataFrame(rows)
@@ -154,9 +159,11 @@ def comparison_plot(table: pd.DataFrame):
 
 
 def evaluation_inputs(methods: Mapping[str, Any]) -> dict[str, str]:
-    """The report node's inputs: ``{"<m>__predictions": "<m>.test_predictions", "<m>__metrics": ...}``."""
+    """The report node's inputs: ``{"<m>__predictions": "<m>.test_predictions", "<m>__metrics": ..., "<m>__summary": ...}``."""
     inputs = {}
     for name in methods:
         inputs[f"{name}__predictions"] = f"{name}.test_predictions"
         inputs[f"{name}__metrics"] = f"{name}.evaluation_metrics"
+        if name != REFERENCE:
+            inputs[f"{name}__summary"] = f"{name}.selection_summary"
     return inputs
