@@ -79,6 +79,7 @@ def check_metrics_predictions_and_mlflow(root: Path, method: str, commit: str, s
     nested = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == run.info.run_id}
     assert set(nested) == {f"{method}/seed_{s}" for s in seeds}
     for seed in seeds:
+        assert nested[f"{method}/seed_{seed}"].data.tags["git_commit"] == commit
         assert nested[f"{method}/seed_{seed}"].data.metrics["option_nll"] == pytest.approx(metrics["per_seed"][seed]["option_nll"])
     return run
 

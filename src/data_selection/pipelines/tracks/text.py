@@ -104,10 +104,12 @@ def _log_nested_run(method: str, seed: str, metrics: dict[str, float]) -> None:
     """One nested MLflow run per (method, seed) under the pipeline's run, when MLflow tracking is on."""
     import mlflow
 
-    if mlflow.active_run() is None:
+    parent = mlflow.active_run()
+    if parent is None:
         return
+    commit = mlflow.MlflowClient().get_run(parent.info.run_id).data.tags.get("git_commit", "unknown")
     with mlflow.start_run(run_name=f"{method}/seed_{seed}", nested=True):
-        mlflow.set_tags({"method": method, "judge_seed": seed})
+        mlflow.set_tags({"method": method, "judge_seed": seed, "git_commit": commit})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
 
 
