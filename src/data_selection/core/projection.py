@@ -19,6 +19,7 @@ must be projected with the same instance or an identical one (LESS pitfall 7).
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -94,10 +95,14 @@ class SparseJLProjector(_Projector):
         rows = torch.randint(0, self.output_dim, (self.input_dim * s,), generator=generator)
         signs = torch.randint(0, 2, (self.input_dim * s,), generator=generator).to(torch.float32) * 2.0 - 1.0
         cols = torch.arange(self.input_dim).repeat_interleave(s)
+        # indices are in range by construction, so torch's invariant checks are explicitly off (saying so silences
+        # its "checks are implicitly disabled" warning); CSR is "beta" in torch, a warning a user cannot act on
         coo = torch.sparse_coo_tensor(
-            torch.stack([rows, cols]), signs / math.sqrt(s), (self.output_dim, self.input_dim)
+            torch.stack([rows, cols]), signs / math.sqrt(s), (self.output_dim, self.input_dim), check_invariants=False
         ).coalesce()  # duplicates (same row hit twice by one column) are summed, which keeps E[PᵀP] = I
-        self._matrix = coo.to_sparse_csr()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            self._matrix = coo.to_sparse_csr()
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         x = self._check(x).cpu()
