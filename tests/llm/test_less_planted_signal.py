@@ -105,8 +105,8 @@ def test_planted_copies_score_above_unrelated_examples_on_average(scored):
     strict=True,
     reason="measured under conf/test (LoRA r=2, 4 warmup steps, 48 tokens, 64-dim projection): planted copies "
     "rank 2, 3 and 13 of 15, and no copy's best subtask is its own subject. Not a small-settings artefact: with "
-    "256-token gradients they rank 2, 1, 11, and with 256 tokens + a 1,024-dim projection 1, 2, 15 (the marketing "
-    "copy matches astronomy best each time). The letter-only validation gradient and the copy's response gradient "
+    "256-token gradients they rank 2, 1, 11, and with 256 tokens + a 1,024-dim projection 1, 2, 15 (that copy's best "
+    "subtask is another subject each time). The letter-only validation gradient and the copy's response gradient "
     "('The answer is: X' + end of turn) align weakly. Decision: the mean form above is the contract; this strict "
     "form stays recorded. Strict xfail: passing means this changed.",
 )
