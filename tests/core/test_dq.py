@@ -211,3 +211,20 @@ def test_bad_input_is_a_clear_error(kwargs, features, labels, message):
 def test_bad_sampling_input_is_a_clear_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         sample_bins(np.repeat(np.arange(2), 10), seed=0, **kwargs)
+
+
+@pytest.mark.parametrize("similarity", ["dot", "cosine", "cosine01"])
+@pytest.mark.parametrize("clustered", [False, True])
+def test_certified_rounds_pick_exactly_what_the_naive_greedy_picks(similarity, clustered):
+    rng = np.random.default_rng(8)
+    if clustered:  # many picks per round (the certificate holds)
+        centres = rng.normal(size=(6, 12)) + 2.0
+        features = centres[rng.integers(0, 6, size=400)] + 0.7 * rng.normal(size=(400, 12))
+    else:  # isotropic: one-pick rounds, the plain-step back-off
+        features = rng.normal(size=(400, 12))
+    features *= rng.uniform(0.5, 1.5, size=(400, 1))  # unequal norms: the Cauchy-Schwarz bound's |g|_max matters
+    naive = GraphCutBins(n_bins=5, similarity=similarity, dtype="float64", optimizer="naive").fit(features)
+    certified = GraphCutBins(n_bins=5, similarity=similarity, dtype="float64", optimizer="certified").fit(features)
+    np.testing.assert_array_equal(certified.bin_, naive.bin_)
+    np.testing.assert_array_equal(certified.bin_rank_, naive.bin_rank_)
+    np.testing.assert_allclose(certified.gain_, naive.gain_, rtol=1e-9, atol=1e-9)
