@@ -293,6 +293,10 @@ class GraphCutBins:
         optimizer: ``certified`` (default, affine similarities; :func:`_certified_greedy_affine`: the same picks,
             one full matrix-vector product per round of picks) or ``naive`` (one per pick, as the official
             NaiveGreedy). A ``kernel`` always runs ``naive``.
+        blas_threads: BLAS threads during the fit (``threadpoolctl``); None leaves the setting alone. One by
+            default: every pick is a small memory-bound matrix-vector product, and multi-threaded OpenBLAS
+            synchronises its threads on each one (on a loaded 2-core machine a 1,500 x 512 product took 49 ms with
+            two threads and 0.48 ms with one).
         block_size: rows per kernel block (general ``kernel`` only).
         progress: show a tqdm bar per bin.
 
@@ -315,6 +319,7 @@ class GraphCutBins:
         remainder: Literal["last_bin", "unbinned"] = "last_bin",
         dtype: str = "float32",
         optimizer: Literal["certified", "naive"] = "certified",
+        blas_threads: int | None = 1,
         block_size: int = 1024,
         progress: bool = False,
     ):
@@ -326,6 +331,7 @@ class GraphCutBins:
         self.remainder = remainder
         self.dtype = dtype
         self.optimizer = optimizer
+        self.blas_threads = blas_threads
         self.block_size = block_size
         self.progress = progress
 
@@ -379,6 +385,14 @@ class GraphCutBins:
                 larger than N; lam <= 0; an unknown similarity / remainder / dtype; per_class without labels or with
                 a class smaller than n_bins; a kernel returning the wrong shape or non-finite values.
         """
+        if self.blas_threads is None:
+            return self._fit(features, labels)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=int(self.blas_threads), user_api="blas"):
+            return self._fit(features, labels)
+
+    def _fit(self, features: np.ndarray, labels: np.ndarray | None) -> GraphCutBins:
         features = check_features(features)
         n = features.shape[0]
         self._check_parameters(n)
