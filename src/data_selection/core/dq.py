@@ -28,7 +28,9 @@ sim(i, j) = a + b * g_i . g_j, with g = f (``dot``: a = 0, b = 1; DQ's language 
 g = f / |f| (``cosine``: a = 0, b = 1) or ``cosine01`` = 0.5 + 0.5 cos (a = b = 1/2; DQ's vision version,
 ``methods_utils/cossim.py::cossim_np``). Then sum_{j in V} sim(j, x) = a|V| + b * g_x . (sum_{j in V} g_j) is one
 matrix-vector product for the whole pool, and after each pick i the gains of every candidate drop by
-2 * sim(i, x) = 2 * (a + b * G g_i): one matrix-vector product, O(|V| d) per pick. Any other kernel is a callable
+2 * sim(i, x) = 2 * (a + b * G g_i): one matrix-vector product, O(|V| d) per pick (``optimizer="naive"``); the
+default ``certified`` rounds make the same picks with one such product per round of picks
+(:func:`_certified_greedy_affine`). Any other kernel is a callable
 ``kernel(A, B) -> (len(A), len(B))`` evaluated in row blocks of ``block_size`` (memory O(block_size * |V|)).
 The official code caches a dense |V| x |V| float32 matrix (52,002 Alpaca items: 10.8 GB) and recomputes
 sum_{i in S} sim(i, x) from scratch at every step (O(|S| |V|)); the running sum here gives the same gains.
