@@ -73,3 +73,30 @@ def test_selectit_slice_keeps_the_best_rated_examples():
     # hand-ranked: ratings 5 (ex1), 5 (ex3, later in the pool), 4 (ex5)
     assert selection["id"].tolist() == ["ex1", "ex3", "ex5"]
     assert selection["rank"].tolist() == [1, 2, 3]
+
+
+def test_dq_text_slice_bins_the_features_and_draws_one_item_per_bin_per_judge_seed():
+    # the four unit vectors of tests/core/test_dq.py: dot-similarity GraphCut bins {ex1, ex3} then {ex0, ex2}
+    features = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]], dtype=np.float32)
+    bins = {"n_bins": 2, "lam": 1.0, "similarity": "dot", "per_class": False, "remainder": "unbinned", "dtype": "float64"}
+    pipeline = method_pipeline(registered_methods()["dq_text"]).from_inputs("dq_text.features").to_nodes(
+        "dq_text.materialise_text"
+    )
+    catalog = _run(pipeline, {
+        "pool": _pool(4), "dq_text.features": {"features": features},
+        "params:dq_text.bins": bins, "params:dq_text.sampling": {"seed": 5, "per_judge_seed": True},
+        "params:selection": SELECTION, "params:judge": {"seeds": [0, 1]},
+    })
+    table = catalog.load("dq_text.bins")
+    assert table.sort_values(["bin", "bin_rank"])["id"].tolist() == ["ex1", "ex3", "ex0", "ex2"]
+    summary = catalog.load("dq_text.bin_summary")
+    assert summary["bin_sizes"] == [2, 2] and np.allclose(summary["objective"], [2.4, 2.0])
+    selection = catalog.load("dq_text.selection")
+    for seed in (0, 1):
+        draw = selection[selection["seed"] == seed]
+        expected = [
+            f"ex{members[np.random.default_rng([5 + seed, b, 0]).choice(2, size=1)[0]]}"
+            for b, members in enumerate(([1, 3], [0, 2]))
+        ]
+        assert draw["id"].tolist() == expected and draw["rank"].tolist() == [1, 2] and draw["bin"].tolist() == [0, 1]
+    assert len(catalog.load("dq_text.selected_subset")) == 4

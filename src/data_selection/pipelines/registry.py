@@ -20,6 +20,7 @@ REGISTERED: tuple[str, ...] = (
     "less",
     "selectit",
     "random_baseline",
+    "dq_text",
 )
 
 Output = Literal["scores", "selection"]

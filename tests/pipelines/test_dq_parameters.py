@@ -1,0 +1,55 @@
+"""dq_text's parameter schema: every environment's file validates; typos and impossible values fail up front; the
+budget and bin checks run before the embedding model is loaded."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from data_selection.pipelines.dq.nodes import check_bins_and_budget
+from data_selection.pipelines.dq.parameters import DQTextParams
+
+BINS = {"n_bins": 10, "lam": 1.0, "similarity": "dot", "per_class": False, "remainder": "unbinned", "dtype": "float32"}
+
+
+@pytest.mark.parametrize("env", ["local", "test", "gpu"])
+def test_every_environment_validates(env):
+    from kedro.config import OmegaConfigLoader
+
+    from data_selection.config import package_path
+    from tests.conftest import PROJECT_ROOT
+
+    loader = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env,
+                               custom_resolvers={"pkg": package_path})
+    params = DQTextParams.model_validate(loader["parameters"]["dq_text"])
+    assert params["bins"]["lam"] == 1.0 and params["features"]["model"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"bins": {**BINS, "n_bins": 0}}, "n_bins"),
+        ({"bins": {**BINS, "lam": 0}}, "lam"),
+        ({"bins": {**BINS, "similarity": "euclidean"}}, "similarity"),
+        ({"bins": {**BINS, "n_bin": 3}}, "n_bin"),
+        ({"sampling": {"seed": -1}}, "seed"),
+        ({"featurs": {}}, "featurs"),
+    ],
+)
+def test_schema_rejects(change, message):
+    raw = {"features": {"model": "/m"}, "bins": BINS, **change}
+    with pytest.raises(ValidationError, match=message):
+        DQTextParams.model_validate(raw)
+
+
+@pytest.mark.parametrize(
+    ("n", "bins", "selection", "message"),
+    [
+        (8, {**BINS, "n_bins": 9}, {"budget_fraction": 0.5}, "larger than the pool"),
+        (21, {**BINS, "n_bins": 10}, {"max_samples": 21}, "larger than the 20 items"),
+    ],
+)
+def test_bins_and_budget_are_checked_before_any_feature(n, bins, selection, message):
+    with pytest.raises(ValueError, match=message):
+        check_bins_and_budget(n, None, bins, {"max_samples": None, "budget_fraction": None, **selection})
+    assert check_bins_and_budget(21, None, {**BINS, "remainder": "last_bin"}, {"budget_fraction": None, "max_samples": 21}) == 21
