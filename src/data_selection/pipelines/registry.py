@@ -20,6 +20,7 @@ REGISTERED: tuple[str, ...] = (
     "less",
     "selectit",
     "random_baseline",
+    "diverseevol",
 )
 
 Output = Literal["scores", "selection"]
