@@ -185,7 +185,8 @@ def test_report_rounds_vendi_against_hand_values():
     tables = [pd.DataFrame({"id": [f"ex{i}" for i in idx], "pool_index": idx}) for idx in ([0, 1], [0, 1, 5, 7], [0, 1, 5, 7, 2, 3])]
     outputs = []
     for r in range(MAX_ROUNDS + 1):
-        outputs += [tables[min(r, 2)], {"train_loss": 1.0 + r} if r < 2 else {"active": r <= 2}]
+        summary = {"train_loss": 1.0 + r, "evaluation": {"round_test3_option_nll": 0.5 * r}} if r < 2 else {"active": r <= 2}
+        outputs += [tables[min(r, 2)], summary]
     frame, figure, history = report_rounds(pool, _OrthogonalEmbedder([vendi_text(p) for p in pool]), params, *outputs)
     assert frame["round"].tolist() == [0, 1, 2] and frame["size"].tolist() == [2, 4, 6]
     np.testing.assert_allclose(frame["vendi"], [2, 4, 6], rtol=1e-9)
@@ -193,4 +194,26 @@ def test_report_rounds_vendi_against_hand_values():
     assert frame["train_loss"].tolist()[:2] == [1.0, 2.0] and np.isnan(frame["train_loss"].iloc[2])
     assert [p["step"] for p in history["round_vendi"]] == [0, 1, 2]
     assert [p["step"] for p in history["round_train_loss"]] == [0, 1]
-    assert figure.axes[0].get_xlabel() == "round"
+    assert frame["round_test3_option_nll"].tolist()[:2] == [0.0, 0.5]
+    assert [p["value"] for p in history["round_test3_option_nll"]] == [0.0, 0.5]
+    assert len(figure.axes) == 2 and figure.axes[0].get_xlabel() == "round"  # Vendi, and the evaluated metric
+
+
+def test_evaluate_every_round_scores_every_round_model_on_one_fixed_slice(tmp_path, tiny_lm):
+    from data_selection.core.selection import random_indices
+    from data_selection.pipelines.evaluate.nodes import evaluate_model
+    from tests.llm.test_evaluation import ROWS
+
+    params = {**PARAMS, "evaluate_every_round": True, "round_eval_questions": 3}
+    catalog = _catalog(tmp_path, tiny_lm, params)
+    catalog["target_test"] = MemoryDataset(ROWS)
+    _run(_rounds_pipeline().to_nodes("diverseevol.evolve_round_2"), catalog)
+    questions = [ROWS[int(i)] for i in np.sort(random_indices(len(ROWS), 3, 3))]  # seeded by diverseevol.seed
+    recipe = {**PARAMS["round_finetune"]["lora"], "init_seed": 3}
+    for r in range(3):
+        summary = catalog.load(f"diverseevol.round_{r}_finetune_summary")
+        bundle = catalog.load(f"diverseevol.round_{r}_adapter")
+        assert bundle, f"round {r}: the last round is trained too when every round is evaluated"
+        expected, _, _ = evaluate_model(tiny_lm, bundle, questions, {"lora": recipe}, {})
+        assert set(summary["evaluation"]) == {f"round_test3_{m}" for m in ("option_nll", "accuracy", "letter_mass", "test_response_loss")}
+        assert summary["evaluation"]["round_test3_option_nll"] == pytest.approx(expected["option_nll"], rel=1e-5)

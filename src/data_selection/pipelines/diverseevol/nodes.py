@@ -264,7 +264,9 @@ def report_rounds(pool: list[dict], vendi_embedder, params: DiverseEvolParams, *
         _log_round_run(r, {k: v for k, v in row.items() if k != "round"})
     frame = pd.DataFrame(rows)
     history = {
-        f"round_{name}": [{"value": float(v), "step": int(r)} for r, v in zip(frame["round"], frame[name]) if np.isfinite(v)]
+        (name if name.startswith("round_") else f"round_{name}"): [
+            {"value": float(v), "step": int(r)} for r, v in zip(frame["round"], frame[name]) if np.isfinite(v)
+        ]
         for name in frame.columns if name not in ("round",)
     }
     return frame, rounds_plot(frame), {k: v for k, v in history.items() if v}
