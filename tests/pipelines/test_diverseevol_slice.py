@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
@@ -61,8 +62,6 @@ class _Counter:
 
     def __init__(self):
         self.ran: list[str] = []
-
-    from kedro.framework.hooks import hook_impl
 
     @hook_impl
     def before_node_run(self, node):
