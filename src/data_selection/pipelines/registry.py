@@ -21,6 +21,7 @@ REGISTERED: tuple[str, ...] = (
     "selectit",
     "random_baseline",
     "dq_text",
+    "diverseevol",
 )
 
 Output = Literal["scores", "selection"]
