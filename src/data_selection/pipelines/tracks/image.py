@@ -83,8 +83,9 @@ def materialise_images(
         counts = np.bincount(labels[index], minlength=n_classes) + syn_counts
         full = len(index) == len(ids) and synthetic_images is None
         if not full and not (counts == ipc).all():
-            short = {image_pool["classes"][c]: int(counts[c]) for c in np.flatnonzero(counts != ipc)}
-            raise ValueError(f"draw {seed}: every class needs IPC {ipc} images (real + synthetic), got {short}")
+            short = {str(image_pool["classes"][c]): int(counts[c]) for c in np.flatnonzero(counts != ipc)}
+            which = "the selection" if seed == SHARED_DRAW else f"the draw for judge seed {seed}"
+            raise ValueError(f"{which}: every class needs IPC {ipc} images (real + synthetic), got {short}")
         index_parts.append(index)
         draw_parts.append(np.full(len(index), int(seed), dtype=np.int64))
     index = np.concatenate(index_parts)
