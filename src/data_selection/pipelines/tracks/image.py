@@ -177,8 +177,6 @@ def evaluate_over_seeds(
         means in kedro-mlflow's format; one prediction row per (seed, test image): ``seed, id, label, prediction,
         correct, nll``).
     """
-    from scipy.special import logsumexp
-
     from data_selection.vision.training import load_model, predict_logits
 
     labels = image_test["labels"].astype(np.int64)
@@ -191,7 +189,8 @@ def evaluate_over_seeds(
                                 int(image_train["eval_batch_size"]), image_train["device"], image_train["num_threads"]).astype(np.float64)
         prediction = logits.argmax(axis=1)
         correct = prediction == labels
-        nll = logsumexp(logits, axis=1) - logits[np.arange(len(labels)), labels]
+        top = logits.max(axis=1)
+        nll = top + np.log(np.exp(logits - top[:, None]).sum(axis=1)) - logits[np.arange(len(labels)), labels]
         metrics = {"accuracy": float(correct.mean()), "nll": float(nll.mean()), "n": int(len(labels))}
         per_seed[seed] = metrics
         rows.extend({"seed": seed, "id": i, "label": int(y), "prediction": int(p), "correct": bool(c), "nll": float(v)}
