@@ -145,3 +145,16 @@ def test_image_report_refuses_other_ipc_datasets_or_models():
         compare_image_methods(JUDGE, **_evaluation("random_images", c), **_evaluation("ccfs", c, model="resnet18"))
     with pytest.raises(ValueError, match="random_images baseline"):
         compare_image_methods(JUDGE, **_evaluation("ccfs", c))
+
+
+def test_full_images_may_be_judged_over_fewer_seeds_and_is_then_paired_on_test_images_only():
+    c = np.zeros((2, 40), bool)
+    full = _evaluation("full_images", np.ones((1, 40), bool), ipc=None, selected=600)
+    full["full_images__metrics"]["seeds"] = ["0"]
+    table, _ = compare_image_methods(JUDGE, **_evaluation("random_images", c), **full)
+    row = table.set_index("method").loc["full_images"]
+    assert row["n_seeds"] == 1 and row["delta_vs_random"] == pytest.approx(1.0)
+    other = _evaluation("ccfs", c[:1])
+    other["ccfs__metrics"]["seeds"] = ["0"]
+    with pytest.raises(ValueError, match="judge.seeds"):  # only the full-data ceiling may skip seeds
+        compare_image_methods(JUDGE, **_evaluation("random_images", c), **other)

@@ -128,8 +128,8 @@ def compare_image_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.Da
 def _compare_table(judge: JudgeParams, metrics: list[str], evaluations: dict[str, Any], baseline: str, reference: str) -> pd.DataFrame:
     """One row per (method, metric) with the mean, CIs and the paired delta to ``baseline`` (see :func:`compare_methods`).
 
-    ``reference`` (the base model, or the full data) is exempt from the budget check and paired on questions only
-    when it ran a different number of seeds.
+    ``reference`` (the base model, or the full data) is exempt from the budget and seed checks (the full-data run is
+    the costly one on CPU: it may be judged over fewer seeds) and is paired on questions only when its seeds differ.
     """
     methods = sorted({key.rsplit("__", 1)[0] for key in evaluations})
     if baseline not in methods:
@@ -138,7 +138,7 @@ def _compare_table(judge: JudgeParams, metrics: list[str], evaluations: dict[str
     wanted = [str(s) for s in judge["seeds"]]
     for method in order:
         seen = [str(s) for s in evaluations[f"{method}__metrics"].get("seeds", [])]
-        if method != REFERENCE and seen != wanted:
+        if method != reference and seen != wanted:
             raise ValueError(
                 f"{method} was evaluated over seeds {seen} but judge.seeds is {wanted}: re-run its pipeline "
                 f"(`kedro run --pipeline={method}`) so that every method is judged over the same seeds"
@@ -153,6 +153,7 @@ def _compare_table(judge: JudgeParams, metrics: list[str], evaluations: dict[str
     options = dict(
         n_resamples=int(judge["bootstrap_resamples"]), seed=int(judge["bootstrap_seed"]), min_questions=int(judge["min_questions"])
     )
+    seeds_of = lambda m: [str(s) for s in evaluations[f"{m}__metrics"].get("seeds", [])]  # noqa: E731
     rows = []
     for metric in metrics:
         matrices = {m: question_matrix(evaluations[f"{m}__predictions"], metric) for m in order}
@@ -164,7 +165,7 @@ def _compare_table(judge: JudgeParams, metrics: list[str], evaluations: dict[str
             summary = stats.summarise_over_seeds(matrix, **options)
             # seed s of a method and of random share their seed-dependent randomness (LoRA init, data order), so
             # the seeds are paired as well as the questions; the base model (one run) is paired on questions only
-            paired = matrix.shape[0] == base_matrix.shape[0] and method != REFERENCE
+            paired = method != reference or seeds_of(method) == seeds_of(baseline)
             delta, low, high = stats.paired_delta_ci(matrix, base_matrix, pair_seeds=paired, **options)
             rows.append(
                 {"method": method, "metric": metric, "target_model": targets[method],
