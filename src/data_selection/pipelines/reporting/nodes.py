@@ -121,7 +121,7 @@ def compare_image_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.Da
         raise ValueError(f"image methods selected at different IPC: {ipcs}; compare at one IPC")
     table = _compare_table(judge, ["accuracy"], evaluations, IMAGE_BASELINE, IMAGE_REFERENCE)
     table.insert(3, "dataset", table["method"].map(datasets))
-    table.insert(4, "ipc", table["method"].map(lambda m: ipcs.get(m)))
+    table.insert(4, "ipc", pd.array([ipcs.get(m) for m in table["method"]], dtype="Int64"))  # <NA> for full_images
     return table, comparison_plot(table, IMAGE_BASELINE, IMAGE_REFERENCE, "full data")
 
 
