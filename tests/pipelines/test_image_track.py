@@ -158,3 +158,22 @@ def test_full_images_may_be_judged_over_fewer_seeds_and_is_then_paired_on_test_i
     other["ccfs__metrics"]["seeds"] = ["0"]
     with pytest.raises(ValueError, match="judge.seeds"):  # only the full-data ceiling may skip seeds
         compare_image_methods(JUDGE, **_evaluation("random_images", c), **other)
+
+
+def test_image_data_holds_out_a_stratified_test_split_when_the_source_has_one_split():
+    from data_selection.pipelines.image_data.nodes import prepare_images
+    from data_selection.sources.images import ImageSet, make_ids
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(3), 6)
+    source = {"all": ImageSet(rng.integers(0, 256, (18, 4, 4, 3), dtype=np.uint8), labels, make_ids("toy", "all", 18), ("a", "b", "c"), "toy")}
+    params = {"pool_split": "all", "test_split": None, "test_per_class": 2, "pool_per_class": None, "split_seed": 7}
+    pool, test, report = prepare_images(source, params)
+    assert np.bincount(test["labels"]).tolist() == [2, 2, 2] and np.bincount(pool["labels"]).tolist() == [4, 4, 4]
+    assert not set(pool["ids"]) & set(test["ids"]) and len(set(pool["ids"]) | set(test["ids"])) == 18
+    np.testing.assert_allclose(pool["mean"], (source["all"].images[np.isin(source["all"].ids, pool["ids"])] / 255.0).mean(axis=(0, 1, 2)), rtol=1e-5)
+    assert report["pool_size"] == 12 and report["test_size"] == 6
+    again, _, _ = prepare_images(source, params)
+    np.testing.assert_array_equal(again["ids"], pool["ids"])  # seeded
+    with pytest.raises(ValueError, match="not 'train'"):
+        prepare_images(source, {**params, "pool_split": "train"})
