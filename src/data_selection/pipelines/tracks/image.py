@@ -97,7 +97,7 @@ def materialise_images(
     arrays = {
         "images": images,
         "labels": np.concatenate([labels[index], syn_labels]),
-        "ids": np.concatenate([ids[index], np.array([f"synthetic/{i:05d}" for i in range(len(syn_labels))], dtype=ids.dtype)]).astype(str),
+        "ids": np.concatenate([ids[index], np.array([f"synthetic/{i:05d}" for i in range(len(syn_labels))], dtype=str)]).astype(str),
         "draw": np.concatenate([np.concatenate(draw_parts), np.full(len(syn_labels), SHARED_DRAW, dtype=np.int64)]),
         "synthetic": np.concatenate([np.zeros(len(index), bool), np.ones(len(syn_labels), bool)]),
         **{k: image_pool[k] for k in ("classes", "name", "mean", "std")},
