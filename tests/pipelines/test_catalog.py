@@ -25,7 +25,8 @@ def context(tmp_path_factory):
 def test_every_registered_package_exposes_a_method():
     methods = registered_methods()
     assert len(methods) == len(REGISTERED)
-    assert {"less", "selectit", "random"} <= set(methods)
+    assert {"less", "selectit", "random", "random_images", "full_images"} <= set(methods)
+    assert methods["random_images"].track == methods["full_images"].track == "image"
     assert all(isinstance(m, Method) for m in methods.values())
 
 
@@ -64,6 +65,29 @@ def test_compare_pipeline_covers_every_text_method_and_the_reference():
             assert f"{method.name}.test_predictions" in inputs
     assert "reference.test_predictions" in inputs
     assert "method_comparison" in compare.all_outputs()
+
+
+def test_compare_images_covers_every_image_method_and_image_methods_skip_the_text_prep():
+    from kedro.framework.project import pipelines
+
+    compare = pipelines["compare_images"]
+    datasets = compare.all_inputs() | compare.all_outputs()
+    for method in registered_methods().values():
+        key = f"{method.name}.test_predictions"
+        assert (key in datasets) == (method.track == "image"), key
+    assert "image_method_comparison" in compare.all_outputs() and "method_comparison" not in compare.all_outputs()
+    for name in ("random_images", "full_images"):
+        assert "image_pool" in pipelines[name].all_outputs() and "pool" not in pipelines[name].all_outputs()
+
+
+def test_an_ipc_of_zero_fails_before_any_node_runs(context):
+    from kedro.framework.session import KedroSession
+
+    root = context.project_path
+    with KedroSession.create(project_path=root, env="test", runtime_params={"image_selection": {"ipc": 0}}) as session:
+        with pytest.raises(Exception, match="ipc"):
+            session.run(pipeline_names=["random_images"])
+    assert not (root / "data" / "03_primary" / "image_pool.npz").exists()  # nothing ran
 
 
 def test_a_typo_in_the_parameters_fails_before_any_node_runs(context, tmp_path):

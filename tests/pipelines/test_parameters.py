@@ -70,3 +70,19 @@ def test_every_configuration_environment_passes_the_schemas(env):
                "less": LessParams, "selectit": SelectITParams}
     for key, schema in schemas.items():
         schema.model_validate(params[key])
+
+
+def test_image_parameters_reject_typos_impossible_splits_and_a_zero_ipc():
+    from data_selection.pipelines.parameters import ImageDataParams, ImageSelectionParams, ImageTrainParams
+
+    assert ImageTrainParams.model_validate({"epochs": 3})["augment"] == {"crop_padding": 4, "flip": True}
+    with pytest.raises(ValidationError, match="epoch"):
+        ImageTrainParams.model_validate({"epoch": 3})
+    with pytest.raises(ValidationError, match="architecture"):
+        ImageTrainParams.model_validate({"epochs": 3, "architecture": "vgg"})
+    with pytest.raises(ValidationError, match="ipc"):
+        ImageSelectionParams.model_validate({"ipc": 0})
+    with pytest.raises(ValidationError, match="test_per_class"):
+        ImageDataParams.model_validate({"pool_split": "all", "test_split": None})
+    with pytest.raises(ValidationError, match="equals pool_split"):
+        ImageDataParams.model_validate({"pool_split": "train", "test_split": "train"})

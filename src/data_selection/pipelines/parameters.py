@@ -104,3 +104,58 @@ class JudgeParams(Params):
         if unknown:
             raise ValueError(f"unknown metric(s) {unknown}; known: {metric_names()}")
         return metrics
+
+
+# ---------------------------------------------------------------- the image track
+class ImageDataParams(Params):
+    """``image_data``: how the image source (catalog ``image_source``) becomes a selection pool and a test split.
+
+    ``test_split: null`` holds out ``test_per_class`` images of every class of ``pool_split`` by a seeded stratified
+    split (CIFAR-10 from BIG-bench has one split only); otherwise ``test_per_class`` (if set) subsamples the test split.
+    ``pool_per_class`` (if set) subsamples the pool, seeded by ``split_seed``.
+    """
+
+    pool_split: str = "train"
+    test_split: str | None = "test"
+    test_per_class: int | None = Field(None, ge=1)
+    pool_per_class: int | None = Field(None, ge=1)
+    split_seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _held_out_size(self):
+        if self.test_split is None and self.test_per_class is None:
+            raise ValueError("image_data.test_split is null: give image_data.test_per_class (images held out per class)")
+        if self.test_split == self.pool_split:
+            raise ValueError(f"image_data.test_split equals pool_split ({self.pool_split!r}): set test_split null to hold out")
+        return self
+
+
+class ImageSelectionParams(Params):
+    """``image_selection``: the image budget in images per class (IPC) and the random draws' seed."""
+
+    ipc: int = Field(ge=1)
+    seed: int = Field(0, ge=0)
+
+
+class AugmentParams(Params):
+    crop_padding: int = Field(4, ge=0)
+    flip: bool = True
+
+
+class ImageTrainParams(Params):
+    """``image_train``: the classifier every image method is judged with (see ``vision.training``)."""
+
+    architecture: Literal["convnet", "resnet18"] = "convnet"
+    width: int = Field(128, ge=1)
+    depth: int = Field(3, ge=1)
+    epochs: int = Field(ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(0.01, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0)
+    lr_schedule: Literal["step_half", "cosine", "constant"] = "step_half"
+    augment: AugmentParams = AugmentParams()
+    eval_batch_size: int = Field(1024, ge=1)
+    device: str = "auto"
+    num_threads: int | None = Field(None, ge=1)

@@ -22,6 +22,8 @@ REGISTERED: tuple[str, ...] = (
     "random_baseline",
     "dq_text",
     "diverseevol",
+    "random_images",
+    "full_images",
 )
 
 Output = Literal["scores", "selection"]
@@ -85,7 +87,8 @@ def method_pipeline(method: Method) -> Pipeline:
     """The method's own nodes under its namespace, the shared ``select`` stage (scoring methods), and its track.
 
     Datasets: ``<name>.scores`` -> ``<name>.selection`` (the public output, validated by the track's first node) ->
-    the track's stages, all under the namespace ``<name>``.
+    the track's stages, all under the namespace ``<name>``. An image method whose own nodes output
+    ``<name>.synthetic_images`` (a distilled set) gets the image track that adds those images to its selection.
     """
     from data_selection.pipelines import select, tracks
 
@@ -98,4 +101,7 @@ def method_pipeline(method: Method) -> Pipeline:
     )
     if method.output == "scores":
         own = own + select.create_pipeline(method.name)
-    return own + tracks.create_track_pipeline(method.track, method.name)
+    options = {}
+    if method.track == "image":
+        options["synthetic"] = f"{method.name}.synthetic_images" in own.all_outputs()
+    return own + tracks.create_track_pipeline(method.track, method.name, **options)

@@ -1,5 +1,5 @@
 """reporting pipeline."""
 
-from .pipeline import create_pipeline
+from .pipeline import create_image_pipeline, create_pipeline
 
-__all__ = ["create_pipeline"]
+__all__ = ["create_image_pipeline", "create_pipeline"]

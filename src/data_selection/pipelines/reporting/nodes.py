@@ -27,6 +27,9 @@ TASKS = ("mmlu", "bbh")
 LOWER_IS_BETTER = {"option_nll", "response_loss"}
 BASELINE = "random"
 REFERENCE = "reference"
+#: the image track's baseline (random real images at the same IPC) and ceiling (the whole pool)
+IMAGE_BASELINE = "random_images"
+IMAGE_REFERENCE = "full_images"
 
 
 def metric_names() -> list[str]:
@@ -73,7 +76,7 @@ def question_matrix(predictions: list[dict], metric: str) -> tuple[np.ndarray, l
 
 
 def compare_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFrame, Any]:
-    """The comparison table and plot.
+    """The comparison table and plot of the text methods.
 
     Args:
         judge: ``params:judge`` (``metrics``, ``bootstrap_resamples``, ``bootstrap_seed``, ``min_questions``).
@@ -89,51 +92,92 @@ def compare_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFram
         ValueError: no random baseline; methods evaluated over other seeds than ``judge.seeds``, at different
             budgets, on different questions or on different target models.
     """
+    table = _compare_table(judge, list(judge["metrics"]), evaluations, BASELINE, REFERENCE)
+    return table, comparison_plot(table)
+
+
+def compare_image_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFrame, Any]:
+    """The image methods' comparison: top-1 ``accuracy`` of each against ``random_images`` at the same IPC, on the
+    same test images, with the same classifier; ``full_images`` (the whole pool) is shown as the ceiling.
+
+    Same statistics as :func:`compare_methods` (bootstrap over test images and judge seeds; the delta to random is a
+    paired bootstrap over the same test images and seeds); ``delta_vs_random`` is named as in the text table and
+    means "vs ``random_images``". Only ``accuracy`` is reported, whatever ``judge.metrics`` lists.
+
+    Args:
+        judge: ``params:judge`` (``seeds``, ``bootstrap_resamples``, ``bootstrap_seed``, ``min_questions``).
+        evaluations: ``<method>__predictions``, ``<method>__metrics`` and ``<method>__summary`` for every image method.
+
+    Raises:
+        ValueError: no ``random_images``; methods judged over other seeds, at another IPC or budget, on another data
+            set, other test images or with another classifier.
+    """
     methods = sorted({key.rsplit("__", 1)[0] for key in evaluations})
-    if BASELINE not in methods:
-        raise ValueError("the comparison needs the random baseline's evaluation (pipeline `random`)")
-    order = [m for m in methods if m not in (BASELINE, REFERENCE)] + [BASELINE] + ([REFERENCE] if REFERENCE in methods else [])
+    datasets = {m: evaluations[f"{m}__metrics"].get("dataset") for m in methods}
+    if len(set(datasets.values())) > 1:
+        raise ValueError(f"image methods were judged on different data sets: {datasets}; compare on one data set")
+    ipcs = {m: evaluations[f"{m}__summary"].get("ipc") for m in methods if m != IMAGE_REFERENCE}
+    if len(set(ipcs.values())) > 1:
+        raise ValueError(f"image methods selected at different IPC: {ipcs}; compare at one IPC")
+    table = _compare_table(judge, ["accuracy"], evaluations, IMAGE_BASELINE, IMAGE_REFERENCE)
+    table.insert(3, "dataset", table["method"].map(datasets))
+    table.insert(4, "ipc", pd.array([ipcs.get(m) for m in table["method"]], dtype="Int64"))  # <NA> for full_images
+    return table, comparison_plot(table, IMAGE_BASELINE, IMAGE_REFERENCE, "full data")
+
+
+def _compare_table(judge: JudgeParams, metrics: list[str], evaluations: dict[str, Any], baseline: str, reference: str) -> pd.DataFrame:
+    """One row per (method, metric) with the mean, CIs and the paired delta to ``baseline`` (see :func:`compare_methods`).
+
+    ``reference`` (the base model, or the full data) is exempt from the budget and seed checks (the full-data run is
+    the costly one on CPU: it may be judged over fewer seeds) and is paired on questions only when its seeds differ.
+    """
+    methods = sorted({key.rsplit("__", 1)[0] for key in evaluations})
+    if baseline not in methods:
+        raise ValueError(f"the comparison needs the {baseline} baseline's evaluation (pipeline `{baseline}`)")
+    order = [m for m in methods if m not in (baseline, reference)] + [baseline] + ([reference] if reference in methods else [])
     wanted = [str(s) for s in judge["seeds"]]
     for method in order:
         seen = [str(s) for s in evaluations[f"{method}__metrics"].get("seeds", [])]
-        if method != REFERENCE and seen != wanted:
+        if method != reference and seen != wanted:
             raise ValueError(
                 f"{method} was evaluated over seeds {seen} but judge.seeds is {wanted}: re-run its pipeline "
                 f"(`kedro run --pipeline={method}`) so that every method is judged over the same seeds"
             )
-    budgets = {m: evaluations[f"{m}__summary"]["selected"] for m in order if m != REFERENCE}
-    if len(set(budgets.values())) > 1:
-        raise ValueError(f"methods selected different numbers of examples: {budgets}; compare at one budget")
+    budgets = {m: evaluations[f"{m}__summary"]["selected"] for m in order if f"{m}__summary" in evaluations}
+    compared = {m: b for m, b in budgets.items() if m != reference}
+    if len(set(compared.values())) > 1:
+        raise ValueError(f"methods selected different numbers of examples: {compared}; compare at one budget")
     targets = {m: evaluations[f"{m}__metrics"].get("target_model") for m in order}
     if len(set(targets.values())) > 1:
         raise ValueError(f"methods were evaluated on different target models: {targets}; compare on one target")
     options = dict(
         n_resamples=int(judge["bootstrap_resamples"]), seed=int(judge["bootstrap_seed"]), min_questions=int(judge["min_questions"])
     )
+    seeds_of = lambda m: [str(s) for s in evaluations[f"{m}__metrics"].get("seeds", [])]  # noqa: E731
     rows = []
-    for metric in judge["metrics"]:
+    for metric in metrics:
         matrices = {m: question_matrix(evaluations[f"{m}__predictions"], metric) for m in order}
-        base_matrix, base_ids = matrices[BASELINE]
+        base_matrix, base_ids = matrices[baseline]
         for method in order:
             matrix, ids = matrices[method]
             if ids != base_ids:
-                raise ValueError(f"{method} and {BASELINE} were evaluated on different test questions: re-run both")
+                raise ValueError(f"{method} and {baseline} were evaluated on different test questions: re-run both")
             summary = stats.summarise_over_seeds(matrix, **options)
             # seed s of a method and of random share their seed-dependent randomness (LoRA init, data order), so
             # the seeds are paired as well as the questions; the base model (one run) is paired on questions only
-            paired = matrix.shape[0] == base_matrix.shape[0] and method != REFERENCE
+            paired = method != reference or seeds_of(method) == seeds_of(baseline)
             delta, low, high = stats.paired_delta_ci(matrix, base_matrix, pair_seeds=paired, **options)
             rows.append(
                 {"method": method, "metric": metric, "target_model": targets[method],
                  "train_examples": budgets.get(method, 0), **summary,
                  "delta_vs_random": delta, "delta_ci95_low": low, "delta_ci95_high": high}
             )
-    table = pd.DataFrame(rows)
-    return table, comparison_plot(table)
+    return pd.DataFrame(rows)
 
 
-def comparison_plot(table: pd.DataFrame):
-    """One panel per metric: each method's mean with its 95% CI; random (dashed) and the base model (dotted)."""
+def comparison_plot(table: pd.DataFrame, baseline: str = BASELINE, reference: str = REFERENCE, reference_label: str = "base model"):
+    """One panel per metric: each method's mean with its 95% CI; random (dashed) and the reference (dotted: the base
+    model for text, the full data for images)."""
     metrics = list(dict.fromkeys(table["metric"]))
     ncols = min(4, len(metrics))
     nrows = -(-len(metrics) // ncols)
@@ -141,16 +185,16 @@ def comparison_plot(table: pd.DataFrame):
     for ax in axes.flat[len(metrics) :]:
         ax.set_visible(False)
     for ax, metric in zip(axes.flat, metrics):
-        part = table[(table["metric"] == metric) & (table["method"] != REFERENCE)].reset_index(drop=True)
+        part = table[(table["metric"] == metric) & (table["method"] != reference)].reset_index(drop=True)
         x = np.arange(len(part))
         err = np.vstack([part["mean"] - part["ci95_low"], part["ci95_high"] - part["mean"]])
         ax.errorbar(x, part["mean"], yerr=err, fmt="o", capsize=4, color="C0")
-        random_mean = table[(table["metric"] == metric) & (table["method"] == BASELINE)]["mean"]
+        random_mean = table[(table["metric"] == metric) & (table["method"] == baseline)]["mean"]
         if len(random_mean):
-            ax.axhline(float(random_mean.iloc[0]), color="C1", linestyle="--", label="random")
-        reference = table[(table["metric"] == metric) & (table["method"] == REFERENCE)]["mean"]
-        if len(reference):
-            ax.axhline(float(reference.iloc[0]), color="grey", linestyle=":", label="base model")
+            ax.axhline(float(random_mean.iloc[0]), color="C1", linestyle="--", label=baseline)
+        reference_mean = table[(table["metric"] == metric) & (table["method"] == reference)]["mean"]
+        if len(reference_mean):
+            ax.axhline(float(reference_mean.iloc[0]), color="grey", linestyle=":", label=reference_label)
         ax.set_xticks(x, part["method"], rotation=20, fontsize=8)
         ax.set_title(metric + (" (lower is better)" if _parse(metric)[1] in LOWER_IS_BETTER else ""), fontsize=9)
         ax.legend(fontsize=7)

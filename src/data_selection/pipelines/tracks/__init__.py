@@ -4,8 +4,8 @@ A track turns a method's ``<method>.selection`` into a trained model and its hel
 
 * ``text``  (:mod:`.text`): materialise the selected records verbatim -> LoRA fine-tune the target model once per
   judge seed -> multiple-choice evaluation on the held-out target questions.
-* ``image`` (:mod:`.image`): materialise image ids (+ any synthetic images) -> train a classifier -> top-1 test
-  accuracy. Interface only, until the image track lands with CCFS (issue 8).
+* ``image`` (:mod:`.image`): materialise image ids (+ any synthetic images) -> train a classifier once per judge
+  seed -> top-1 accuracy on the held-out test images.
 
 Both write the same reporting contract under the method's namespace: ``evaluation_metrics`` (JSON: ``seeds``,
 ``per_seed`` metrics, ``mean``), ``test_predictions`` (one row per (seed, test example), with the per-example
@@ -21,12 +21,13 @@ from . import image, text
 TRACKS = {"text": text, "image": image}
 
 
-def create_track_pipeline(track: str, namespace: str) -> Pipeline:
-    """The track's stages under ``namespace`` (reading ``<namespace>.selection``).
+def create_track_pipeline(track: str, namespace: str, **options) -> Pipeline:
+    """The track's stages under ``namespace`` (reading ``<namespace>.selection``); ``options`` go to the track's
+    ``create_pipeline`` (the image track's ``synthetic=True`` also reads ``<namespace>.synthetic_images``).
 
     Raises:
         ValueError: unknown track.
     """
     if track not in TRACKS:
         raise ValueError(f"unknown track {track!r}; known: {sorted(TRACKS)}")
-    return TRACKS[track].create_pipeline(namespace)
+    return TRACKS[track].create_pipeline(namespace, **options)

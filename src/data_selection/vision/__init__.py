@@ -1,0 +1,1 @@
+"""Image models without Kedro: networks (:mod:`.networks`) and the seeded training/evaluation recipe (:mod:`.training`)."""
