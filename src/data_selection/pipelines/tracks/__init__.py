@@ -21,12 +21,17 @@ from . import image, text
 TRACKS = {"text": text, "image": image}
 
 
-def create_track_pipeline(track: str, namespace: str) -> Pipeline:
-    """The track's stages under ``namespace`` (reading ``<namespace>.selection``).
+def create_track_pipeline(track: str, namespace: str, target_model: str = "base_model") -> Pipeline:
+    """The track's stages under ``namespace`` (reading ``<namespace>.selection``); the text track fine-tunes and
+    evaluates the catalog entry ``target_model``.
 
     Raises:
-        ValueError: unknown track.
+        ValueError: unknown track, or a target model for the image track (it trains its own networks).
     """
     if track not in TRACKS:
         raise ValueError(f"unknown track {track!r}; known: {sorted(TRACKS)}")
+    if track == "text":
+        return text.create_pipeline(namespace, target_model=target_model)
+    if target_model != "base_model":
+        raise ValueError(f"the {track} track does not take a target_model (got {target_model!r})")
     return TRACKS[track].create_pipeline(namespace)
