@@ -42,8 +42,8 @@ def test_perplexity_table_is_keyed_by_example_id_and_p0_is_the_untouched_selecto
         nll = [-float(logp[t - 1, tok]) for t, (tok, lab) in enumerate(zip(e["input_ids"], e["labels"])) if t and lab != -100]
         assert ppl["p0"].iloc[row] == pytest.approx(math.exp(sum(nll) / len(nll)), rel=1e-4)
     summary = json.loads((s2l_run / "data/08_reporting/small2large/selector_summary.json").read_text())
-    assert summary["finetune"] == "full" and summary["epochs"] == 2
-    assert summary["trainable_parameters"] == sum(p.numel() for p in lm.model.parameters())
+    assert summary["finetune"] == "lora" and summary["epochs"] == 2  # conf/test: as the CPU default
+    assert 0 < summary["trainable_parameters"] < sum(p.numel() for p in lm.model.parameters()) / 100
     assert ppl["p2"].mean() < ppl["p0"].mean()  # the selector learned the pool
 
 
