@@ -54,8 +54,8 @@ def test_batched_perplexity_equals_one_at_a_time_and_by_hand(tiny):
     batched = response_perplexities(tiny, examples, PAD, batch_size=4)
     single = np.array([response_perplexities(tiny, [e], PAD, batch_size=1)[0] for e in examples])
     hand = np.array([_by_hand(tiny, e) for e in examples])
-    np.testing.assert_allclose(batched, single, rtol=1e-5)
-    np.testing.assert_allclose(batched, hand, rtol=1e-5)
+    np.testing.assert_allclose(batched, single, rtol=1e-6)
+    np.testing.assert_allclose(batched, hand, rtol=1e-6)
     assert (batched > 1).all()
     assert not tiny.training
 
