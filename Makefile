@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup run selectit compare test viz mlflow-ui benchmark clean-data
+.PHONY: setup run selectit small2large compare test viz mlflow-ui benchmark clean-data
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ run: setup  ## LESS main job for MMLU: data prep, selection, one fine-tune + eva
 
 selectit: setup  ## SelectIT: self-reflection ratings by SmolLM2 + Gemma-3-270M, one fine-tune + evaluation
 	$(BIN)/kedro run --pipeline=selectit --params "judge.seeds=[0]"
+
+small2large: setup  ## Small2Large: SmolLM2 selects, Gemma-3-270M is fine-tuned and evaluated; clust_rand and random on Gemma
+	$(BIN)/kedro run --pipeline=small2large --params "judge.seeds=[0]"
+	$(BIN)/kedro run --pipeline=clust_rand --params "judge.seeds=[0]"
+	$(BIN)/kedro run --pipeline=random_large --params "judge.seeds=[0]"
 
 compare: setup  ## every method, random and the base model over judge.seeds (3), then the table with CIs
 	$(BIN)/kedro run --pipeline=compare

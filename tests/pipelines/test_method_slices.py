@@ -100,3 +100,50 @@ def test_dq_text_slice_bins_the_features_and_draws_one_item_per_bin_per_judge_se
         ]
         assert draw["id"].tolist() == expected and draw["rank"].tolist() == [1, 2] and draw["bin"].tolist() == [0, 1]
     assert len(catalog.load("dq_text.selected_subset")) == 4
+
+
+# Small2Large on toy inputs: 12 examples in two clusters; P0 = 10 and P3 = 2 everywhere, so LP(1) = (10 - P1) / 8
+S2L_LP = [0.9, 0.1, 0.5, 0.2, 0.8, 0.3, 0.6, 0.05, 0.7, 0.4, 0.95, 0.15]
+S2L_CLUSTERS = [0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1]  # cluster 0: ex0, ex3, ex6, ex9; cluster 1: the other 8
+S2L_PARAMS = {"variant": "lp1", "chunk": "low", "rounding": "exact", "unlearned": "official", "num_clusters": None,
+              "examples_per_cluster": 52.0, "kmeans_seed": 42, "embedding_batch_size": 8, "selector_finetune": "full",
+              "selector_lora": None, "perplexity_batch_size": 8, "clust_rand_seed": 42,
+              "selector_training": {"epochs": 3, "learning_rate": 2e-5, "batch_size": 4, "max_length": 64}}
+
+
+def _s2l_inputs() -> dict:
+    ids = [f"ex{i}" for i in range(12)]
+    p1 = [10.0 - 8.0 * lp for lp in S2L_LP]
+    perplexities = pd.DataFrame({"id": ids, "p0": 10.0, "p1": p1, "p2": 3.0, "p3": 2.0})
+    return {"pool": _pool(12), "small2large.clusters": pd.DataFrame({"id": ids, "cluster": S2L_CLUSTERS}),
+            "small2large.perplexities": perplexities, "params:small2large": S2L_PARAMS, "params:selection": SELECTION}
+
+
+def test_small2large_slice_keeps_the_lowest_lp_half_of_every_cluster():
+    pipeline = method_pipeline(registered_methods()["small2large"]).only_nodes(
+        "small2large.select_by_learning_percentage", "small2large.materialise_text"
+    )
+    catalog = _run(pipeline, _s2l_inputs())
+    selection = catalog.load("small2large.selection")
+    # budget 6 of 12 (k = 2 chunks): cluster 0 (4 members) gives 2, cluster 1 (8) gives 4, by hand from S2L_LP:
+    # cluster 0: ex3 (0.2), ex9 (0.4); cluster 1: ex7 (0.05), ex1 (0.1), ex11 (0.15), ex5 (0.3)
+    assert selection["id"].tolist() == ["ex3", "ex9", "ex7", "ex1", "ex11", "ex5"]
+    np.testing.assert_allclose(selection["score"], [0.2, 0.4, 0.05, 0.1, 0.15, 0.3])
+    table = catalog.load("small2large.lp_table")
+    np.testing.assert_allclose(table["lp1_approx"], [lp * 8 / 10 for lp in S2L_LP])  # (P0 - P1) / P0
+    assert table["selected"].sum() == 6
+    assert [r["id"] for r in catalog.load("small2large.selected_subset")] == selection["id"].tolist()
+
+
+def test_clust_rand_slice_draws_the_same_per_cluster_counts():
+    pipeline = method_pipeline(registered_methods()["clust_rand"]).only_nodes(
+        "clust_rand.select_cluster_random", "clust_rand.materialise_text"
+    )
+    catalog = _run(pipeline, {**_s2l_inputs(), "params:judge": {"seeds": [0, 1]}})
+    selection = catalog.load("clust_rand.selection")
+    clusters = np.array(S2L_CLUSTERS)
+    for seed in (0, 1):
+        rng = np.random.default_rng(42 + seed)
+        expected = [i for c, n in ((0, 2), (1, 4)) for i in sorted(rng.choice(np.flatnonzero(clusters == c), n, replace=False))]
+        assert selection[selection["seed"] == seed]["id"].tolist() == [f"ex{i}" for i in expected]
+    assert len(catalog.load("clust_rand.selected_subset")) == 12

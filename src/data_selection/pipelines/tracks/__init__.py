@@ -23,7 +23,8 @@ TRACKS = {"text": text, "image": image}
 
 def create_track_pipeline(track: str, namespace: str, **options) -> Pipeline:
     """The track's stages under ``namespace`` (reading ``<namespace>.selection``); ``options`` go to the track's
-    ``create_pipeline`` (the image track's ``synthetic=True`` also reads ``<namespace>.synthetic_images``).
+    ``create_pipeline``: the text track's ``target_model`` (the catalog entry it fine-tunes and evaluates), the image
+    track's ``synthetic=True`` (it also reads ``<namespace>.synthetic_images``).
 
     Raises:
         ValueError: unknown track.

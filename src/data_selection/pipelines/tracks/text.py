@@ -170,8 +170,12 @@ SHARED_INPUTS = {"pool", "base_model", "target_test"}
 SHARED_PARAMETERS = {"params:selection", "params:finetune", "params:evaluate", "params:judge"}
 
 
-def create_pipeline(namespace: str) -> Pipeline:
-    """``<ns>.selection`` -> ``<ns>.selected_subset`` -> ``<ns>.finetuned_adapters`` -> ``<ns>.evaluation_metrics``."""
+def create_pipeline(namespace: str, target_model: str = "base_model") -> Pipeline:
+    """``<ns>.selection`` -> ``<ns>.selected_subset`` -> ``<ns>.finetuned_adapters`` -> ``<ns>.evaluation_metrics``.
+
+    The fine-tune and evaluation nodes read the model as ``base_model``; ``target_model`` names the shared catalog
+    entry mapped onto it (default ``base_model``: SmolLM2-135M; ``large_target_model``: Gemma-3-270M).
+    """
     template = Pipeline(
         [
             node(
@@ -189,8 +193,9 @@ def create_pipeline(namespace: str) -> Pipeline:
             evaluate_node(namespace),
         ]
     )
+    inputs = {name: name for name in SHARED_INPUTS} | {"base_model": target_model}
     return Pipeline(
-        template, namespace=namespace, inputs=SHARED_INPUTS, parameters=SHARED_PARAMETERS, tags=[namespace, "text_track"]
+        template, namespace=namespace, inputs=inputs, parameters=SHARED_PARAMETERS, tags=[namespace, "text_track"]
     )
 
 
