@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -281,6 +282,7 @@ def rounds_plot(frame: pd.DataFrame):
     ax.errorbar(frame["round"], frame["random_vendi_mean"], yerr=frame["random_vendi_std"], linestyle="--", marker="s",
                 capsize=3, label="random, same size (mean +- std)")
     ax.set_xlabel("round")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("Vendi score (fixed embedder)")
     ax.set_title("diversity of the cumulative set per round")
     ax.legend(fontsize=8)
@@ -288,6 +290,7 @@ def rounds_plot(frame: pd.DataFrame):
         ax2 = axes[0, 1]
         ax2.plot(frame["round"], frame[evaluated[0]], marker="o")
         ax2.set_xlabel("round")
+        ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax2.set_ylabel(f"{evaluated[0]} (lower is better)")
         ax2.set_title("round model on the fixed test slice")
     fig.tight_layout()
