@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold
@@ -167,7 +168,8 @@ def cross_validate(
 
     Each fold fits a fresh ``make_estimator()`` on the other folds and predicts its own points; the metrics are
     computed per fold on those held-out predictions (R^2 for regression, accuracy for classification, as in the
-    extended LESS table) and averaged; the out-of-fold predictions are returned for Spearman rho and recall.
+    extended LESS table) and averaged (a classification fold whose fitted part holds one level predicts that
+    level); the out-of-fold predictions are returned for Spearman rho and recall.
 
     Args:
         features: float, shape (n, d).
@@ -195,7 +197,11 @@ def cross_validate(
     oof = np.zeros(target.shape[0], dtype=np.float64 if task == "regression" else target.dtype)
     folds = []
     for fit_idx, held_idx in KFold(n_splits=n_splits, shuffle=True, random_state=seed).split(features):
-        estimator = make_estimator().fit(features[fit_idx], target[fit_idx])
+        if task == "classification" and np.unique(target[fit_idx]).size < 2:
+            estimator = DummyClassifier(strategy="most_frequent")  # one level in this fold: nothing to learn
+        else:
+            estimator = make_estimator()
+        estimator.fit(features[fit_idx], target[fit_idx])
         predicted = estimator.predict(features[held_idx])
         oof[held_idx] = predicted
         if task == "regression":
