@@ -21,7 +21,7 @@ class EmbeddingParams(Params):
 class LessPredictorParams(Params):
     """``less_predictor``: which pool examples get real LESS influence and how the rest is predicted."""
 
-    train_fraction: float = Field(0.2, gt=0, lt=1)  # share of the pool with real gradients (training points)
+    train_fraction: float = Field(0.15, gt=0, lt=1)  # share of the pool with real gradients (training points)
     split_seed: int = 0
     aggregation: Literal["subtask_mean_max", "avg", "max", "min"] = "subtask_mean_max"  # the score selected on
     n_levels: int = Field(10, ge=2)  # quantile influence levels of the classifier
