@@ -109,7 +109,10 @@ def main(argv=None) -> dict:
         "spearman_rest_predicted_vs_full_less": spearman(reference[rest], pred["predicted_score"].to_numpy()[rest]),
         "recall_topk": {"predicted": recall_at_k(reference, direct, k),
                         "candidates_step6": recall_at_k(reference, pred["score"].to_numpy(), k),
-                        "random_expected": k / n},
+                        "random_expected": k / n,
+                        # real influence for a random subset of the same size as the predictor's, ranked first:
+                        # each of full LESS's top-k is in it with probability m / n (and then in its top-k)
+                        "same_gradients_random_expected": min(1.0, (report["training_points"] + report["candidates"]) / n)},
         "gradient_counts": counts, "wall_s": wall,
         "max_abs_diff_training_influence_vs_full_less": same_warmup,
     }
