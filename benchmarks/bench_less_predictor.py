@@ -66,26 +66,30 @@ def main(argv=None) -> dict:
     parser.add_argument("--classifier", default="logistic")
     parser.add_argument("--budget-fraction", type=float, default=0.2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--analyse", type=Path, default=None,
+                        help="recompute the numbers from a finished run's project copy (its data/), without running")
     args = parser.parse_args(argv)
 
     from tests.conftest import make_project_copy
 
     from data_selection.core.influence_predictor import recall_at_k, spearman
-    from data_selection.core.selection import budget_to_count
+    from data_selection.core.selection import budget_to_count, top_k_indices
 
     predictor = {"train_fraction": args.train_fraction, "n_levels": args.n_levels, "cv_folds": args.cv_folds,
                  "regressor": args.regressor, "classifier": args.classifier, "selection_mode": "candidates",
                  "aggregation": "subtask_mean_max"}
     params = {"data_prep": {"pool": {"size": args.pool_size}},
               "selection": {"budget_fraction": args.budget_fraction}, "less_predictor": predictor}
-    tmp = Path(tempfile.mkdtemp(prefix="bench_less_predictor_"))
-    root = make_project_copy(tmp)
-    if args.env not in ("base", "local", "test"):
-        import shutil
+    if args.analyse:
+        root, wall = args.analyse, {"less": float("nan"), "less_predictor": float("nan")}
+    else:
+        root = make_project_copy(Path(tempfile.mkdtemp(prefix="bench_less_predictor_")))
+        if args.env not in ("base", "local", "test"):
+            import shutil
 
-        shutil.copytree(ROOT / "conf" / args.env, root / "conf" / args.env)
-    wall = {"less": run(root, args.env, "less", "less.score_influence", params),
-            "less_predictor": run(root, args.env, "less_predictor", "less_predictor.combine_scores", params)}
+            shutil.copytree(ROOT / "conf" / args.env, root / "conf" / args.env)
+        wall = {"less": run(root, args.env, "less", "less.score_influence", params),
+                "less_predictor": run(root, args.env, "less_predictor", "less_predictor.combine_scores", params)}
 
     data = root / "data"
     full = pd.read_csv(data / "07_model_output/less/scores.csv").set_index("id")
@@ -116,6 +120,24 @@ def main(argv=None) -> dict:
         "gradient_counts": counts, "wall_s": wall,
         "max_abs_diff_training_influence_vs_full_less": same_warmup,
     }
+    # where the hits come from: real scores of training points, step-6 candidates, or predictions; with the number
+    # a random pick of the same size from the same part would hit on average
+    top = set(top_k_indices(reference, k).tolist())
+    picked = set(top_k_indices(pred["score"].to_numpy(), k).tolist())
+    parts = {"training": pred["part"].eq("training").to_numpy(), "candidates": pred["candidate"].astype(bool).to_numpy()}
+    parts["predicted"] = ~(parts["training"] | parts["candidates"])
+    breakdown = {}
+    rest_set = set(np.flatnonzero(rest).tolist())
+    for name, mask in parts.items():
+        members = set(np.flatnonzero(mask).tolist())
+        chosen = picked & members
+        if name == "candidates":  # the classifier's top level as a set, against as many random rest examples
+            chance = len(members) * len(top & rest_set) / max(len(rest_set), 1)
+            breakdown[name] = {"picked": len(members), "hits": len(members & top), "chance_hits": chance}
+        else:  # picks ranked by prediction, against a random pick of the same size in the same part
+            chance = len(chosen) * len(top & members) / max(len(members), 1) if name == "predicted" else float("nan")
+            breakdown[name] = {"picked": len(chosen), "hits": len(chosen & top), "chance_hits": chance}
+    result["step6_hits_by_part"] = breakdown
     print(f"pool {n}, budget k={k}, env {args.env}; training points {result['training_points']}, "
           f"step-6 candidates {result['candidates']}")
     print("| aggregation | level accuracy (majority) | regression R^2 | Spearman (CV) |")
@@ -127,6 +149,9 @@ def main(argv=None) -> dict:
     print(f"gradients: predictor {counts['gradients']} vs full LESS {counts['full_less_gradients']} "
           f"({100 * counts['fraction_of_full_less']:.1f}%)")
     print(f"wall: full LESS {wall['less']:.0f} s, predictor {wall['less_predictor']:.0f} s (each incl. data_prep, warmup)")
+    print("hits of full LESS's top-k (random pick of the same size in the same part): training points and predicted "
+          "= the step-6 selection's picks; candidates = the whole predicted top level: " + "; ".join(
+        f"{p}: {v['hits']}/{v['picked']} ({v['chance_hits']:.1f})" for p, v in breakdown.items()))
     print(f"training influence vs full LESS, max |diff| = {same_warmup:.2e} (same warmup checkpoints)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
