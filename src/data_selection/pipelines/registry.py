@@ -18,6 +18,7 @@ from kedro.pipeline import Pipeline
 #: one line per method: the package under ``data_selection.pipelines`` that exposes ``METHOD``
 REGISTERED: tuple[str, ...] = (
     "less",
+    "less_predictor",
     "selectit",
     "random_baseline",
     "dq_text",
