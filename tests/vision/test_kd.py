@@ -10,7 +10,15 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from data_selection.core.ccfs import forgetting_counts
-from data_selection.vision.kd import ForgettingTracker, IndexedDataset, kd_loss
+from data_selection.vision.kd import (
+    ForgettingTracker,
+    IndexedDataset,
+    kd_loss,
+    predict,
+    train_kd,
+    train_recording_forgetting,
+    warmup_cosine,
+)
 
 
 def _softmax(values):
@@ -79,3 +87,43 @@ def test_indexed_dataset_appends_index():
     data = IndexedDataset(TensorDataset(torch.arange(3).float(), torch.tensor([2, 1, 0])))
     x, y, i = data[2]
     assert (x.item(), y.item(), i) == (2.0, 0, 2)
+
+
+def test_warmup_cosine_schedule():
+    assert warmup_cosine(0, 100, 10) == pytest.approx(0.01)
+    assert warmup_cosine(5, 100, 10) == pytest.approx(0.01 + 0.99 * 0.5)
+    assert warmup_cosine(10, 100, 10) == pytest.approx(1.0)
+    assert warmup_cosine(55, 100, 10) == pytest.approx(0.5)  # half-way through the cosine part
+    assert warmup_cosine(100, 100, 0) == pytest.approx(0.0, abs=1e-12)
+
+
+def _toy(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 6, 6, generator=g)
+    y = (x[:, 0, :3].mean((1, 2)) > x[:, 0, 3:].mean((1, 2))).long()
+    return x, y
+
+
+def _tiny():
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+
+
+def test_train_kd_student_learns_the_teacher_not_the_labels():
+    x, y = _toy()
+    teacher_logits = torch.stack([x[:, 0, :, :3].mean((1, 2)), x[:, 0, :, 3:].mean((1, 2))], 1) * 10  # left vs right
+    teacher_pred = teacher_logits.argmax(1)
+    assert (teacher_pred != y).float().mean() > 0.2  # the teacher disagrees with the labels often
+    model, summary = train_kd(_tiny, x, teacher_logits, temperature=4.0, epochs=20, batch_size=16, lr=0.1,
+                              warmup_epochs=2, flip=False, progress=False)
+    student_pred = predict(model, x).argmax(1)
+    assert (student_pred == teacher_pred).float().mean() > 0.9
+    assert summary["steps"] == 20 * 4
+
+
+def test_train_recording_forgetting_is_seeded_and_counts_per_epoch():
+    x, y = _toy()
+    _, a, summary = train_recording_forgetting(_tiny, x, y, epochs=5, batch_size=16, lr=0.05, progress=False, seed=1)
+    _, b, _ = train_recording_forgetting(_tiny, x, y, epochs=5, batch_size=16, lr=0.05, progress=False, seed=1)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (64,) and a.min() >= 0 and a.max() <= 5  # at most 5 presentations per example
+    assert np.all(a == np.round(a)) and summary["steps"] == 5 * 4

@@ -95,6 +95,11 @@ def test_load_rejects_a_wrong_file(tmp_path):
 def test_teacher_outputs_rejects_wrong_layout():
     with pytest.raises(ValueError, match="uint8"):
         teacher_outputs(KerasCifarCNN(), np.zeros((1, 3, 32, 32), np.uint8))
+    model = KerasCifarCNN().eval()
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
+    from_uint8, _ = teacher_outputs(model, pixels)
+    from_float, _ = teacher_outputs(model, pixels.astype(np.float32) / 255)  # [0, 1]-scale synthetic images
+    np.testing.assert_allclose(from_uint8, from_float, rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.slow

@@ -160,21 +160,25 @@ def load_keras_cifar_cnn(path: str | Path | None = None) -> KerasCifarCNN:
 def teacher_outputs(
     model: KerasCifarCNN, images: np.ndarray, batch_size: int = 500, device: str = "cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pre-ReLU logits and 512-d features of uint8 ``[N, 32, 32, 3]`` RGB images (the image track's layout).
+    """Pre-ReLU logits and 512-d features of ``[N, 32, 32, 3]`` RGB images (the image track's layout): uint8
+    pixels, or float in [0, 1] scale (synthetic images), which are multiplied by 255 (the network takes 0..255).
 
     Returns:
         (logits float32 (N, 10), features float32 (N, 512)).
 
     Raises:
-        ValueError: images not uint8 (N, 32, 32, 3).
+        ValueError: images not uint8/float (N, 32, 32, 3).
     """
     images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
+    if images.ndim != 4 or images.shape[1:] != (32, 32, 3):
         raise ValueError(f"expected uint8 [N, 32, 32, 3] RGB images, got {images.dtype} {images.shape}")
+    if images.dtype != np.uint8 and not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(f"expected uint8 pixels or float [0, 1] images, got {images.dtype}")
+    scale = 1.0 if images.dtype == np.uint8 else 255.0
     model = model.to(device).eval()
     logits, features = [], []
     for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(images[start : start + batch_size]).to(device).permute(0, 3, 1, 2).float()
+        batch = torch.from_numpy(images[start : start + batch_size]).to(device).permute(0, 3, 1, 2).float() * scale
         out, feat = model.forward_features(batch)
         logits.append(out.cpu().numpy())
         features.append(feat.cpu().numpy())
