@@ -107,6 +107,7 @@ def test_validate_distilled_accepts_and_converts():
         ({"images": np.zeros((2, 8, 8, 1)), "labels": np.array([0.5, 1.0])}, "integers"),
         ({"images": np.zeros((2, 8, 8, 1)), "labels": np.zeros(3, int)}, "one per image"),
         ({"images": np.full((1, 8, 8, 1), np.nan), "labels": np.zeros(1, int)}, "NaN"),
+        ({"images": np.full((1, 8, 8, 1), 200.0), "labels": np.zeros(1, int)}, "\\[0, 1\\] scale"),
     ],
 )
 def test_validate_distilled_rejects(arrays, message):
@@ -118,7 +119,7 @@ def test_load_distilled_npz(tmp_path):
     path = tmp_path / "d.npz"
     np.savez(path, images=np.full((2, 8, 8, 1), 7, np.uint8), labels=np.array([1, 0]))
     out = load_distilled_npz(path, (8, 8, 1), 2)
-    assert out["images"].max() == 7.0 and out["labels"].tolist() == [1, 0]
+    assert out["images"].max() == pytest.approx(7 / 255) and out["labels"].tolist() == [1, 0]
     with pytest.raises(ValueError, match="classes 0..0"):
         load_distilled_npz(path, (8, 8, 1), 1)
     (tmp_path / "bad.npz").write_text("not a zip")

@@ -178,14 +178,16 @@ def validate_distilled(
     """Check a distilled set against the data set it will be mixed with.
 
     Args:
-        arrays: ``images`` uint8 or float (M, H, W, C) in pixel units (0..255; floats may leave that range, as
-            optimised pixels do) and ``labels`` integer (M,).
+        arrays: ``images`` (M, H, W, C), channels last like the data set: uint8 pixels (0..255), or float in
+            [0, 1] scale (the image track's convention for synthetic images; optimised pixels may leave that range
+            slightly), and ``labels`` integer (M,).
         image_shape: the data set's (H, W, C).
         num_classes: the data set's number of classes.
         where: a name for error messages (e.g. the file path).
 
     Returns:
-        ``{"images": float32 (M, H, W, C), "labels": int64 (M,)}`` (new arrays; the input is not modified).
+        ``{"images": float32 (M, H, W, C) in [0, 1] scale (uint8 divided by 255), "labels": int64 (M,)}`` (new
+        arrays; the input is not modified).
 
     Raises:
         ValueError: missing keys, wrong image shape, non-finite pixels, non-integer labels, labels outside
@@ -214,7 +216,13 @@ def validate_distilled(
         raise ValueError(
             f"{where}: labels span [{labels.min()}, {labels.max()}] but the data set has classes 0..{num_classes - 1}"
         )
-    return {"images": images.astype(np.float32), "labels": labels.astype(np.int64)}
+    if images.dtype != np.uint8 and images.size and (images.min() < -0.5 or images.max() > 1.5):
+        raise ValueError(
+            f"{where}: float images span [{images.min():.3g}, {images.max():.3g}]; expected [0, 1] scale "
+            "(store 0..255 pixels as uint8)"
+        )
+    scaled = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
+    return {"images": scaled, "labels": labels.astype(np.int64)}
 
 
 def load_distilled_npz(path: str | Path, image_shape: tuple[int, int, int], num_classes: int) -> dict[str, np.ndarray]:
