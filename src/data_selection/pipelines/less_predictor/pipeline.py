@@ -43,7 +43,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "training_influence",
                 name="training_influence",
             ),
-            node(embed_pool, ["base_model", "pool", "params:less_predictor", "params:less"], "pool_embeddings", name="embed_pool"),
+            node(embed_pool, ["sentence_embedder", "base_model", "pool", "params:less_predictor", "params:less"], "pool_embeddings", name="embed_pool"),
             node(
                 fit_predictors,
                 ["pool", "pool_embeddings", "pool_split", "training_influence", "params:less_predictor"],
