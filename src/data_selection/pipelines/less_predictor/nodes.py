@@ -23,11 +23,10 @@ from data_selection.core.influence_predictor import (
     split_training_points,
     top_level_candidates,
 )
-from data_selection.core.less import ordered_checkpoint_weights, pairwise_influence, target_columns
 from data_selection.llm.embeddings import conversation_text, mean_hidden_states
 from data_selection.llm.sentence_embeddings import encode_texts
 from data_selection.llm.models import CausalLM
-from data_selection.pipelines.less.nodes import check_less_params, pool_gradient_features
+from data_selection.pipelines.less.nodes import check_less_params, pool_gradient_features, target_influence
 from data_selection.pipelines.less_predictor.parameters import LessPredictorParams
 from data_selection.pipelines.select.nodes import scores_table
 
@@ -58,18 +57,9 @@ def real_influence(
     Raises:
         ValueError: features and checkpoints do not match, or the target has no validation question.
     """
-    options = check_less_params(less)
-    names, weights = ordered_checkpoint_weights(warmup_summary["checkpoints"])
-    if sorted(names) != sorted(features) or sorted(names) != sorted(validation_features):
-        raise ValueError(f"checkpoints {names} differ from features {sorted(features)} / {sorted(validation_features)}")
-    for name in names:
-        if features[name].shape[0] != len(records):
-            raise ValueError(f"{features[name].shape[0]} feature rows for {len(records)} examples at {name}")
-    columns = target_columns([r["task"] for r in target_validation], options["target_task"])
-    influence = pairwise_influence(
-        [features[n] for n in names], [np.asarray(validation_features[n])[columns] for n in names], weights
+    influence, subtasks = target_influence(
+        features, validation_features, warmup_summary, target_validation, check_less_params(less), len(records)
     )
-    subtasks = [f"{target_validation[i]['task']}/{target_validation[i]['subtask']}" for i in columns]
     table = pd.DataFrame({"id": [r["id"] for r in records]})
     for name, values in influence_aggregations(influence, subtasks).items():
         table[name] = values
