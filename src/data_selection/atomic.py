@@ -17,20 +17,39 @@ def _tmp_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write UTF-8 text to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ""):
+    """Yield a temporary sibling path of ``path`` to write to; on success it replaces ``path`` (``os.replace``), on
+    error (or if the writer left it) it is deleted. ``suffix`` replaces the temporary name's last suffix, for writers
+    that look at it (``.npz``). The parent folder is created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(path)
+    if suffix:
+        tmp = tmp.with_suffix(suffix)
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "wb", suffix: str = "", **open_kwargs):
+    """Yield an open file handle (``open(tmp, mode, **open_kwargs)``) that becomes ``path`` atomically once the block
+    ends without error: flushed, ``fsync``-ed, then renamed into place (:func:`atomic_path`)."""
+    with atomic_path(path, suffix) as tmp:
+        with open(tmp, mode, **open_kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 text to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
+    with atomic_file(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
 
 
 @contextmanager

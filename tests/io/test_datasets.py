@@ -112,7 +112,7 @@ def test_atomic_write_text_failed_replace_keeps_previous_file(tmp_path, monkeypa
     def failing_replace(src, dst):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(ds.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="simulated"):
         atomic_write_text(path, "new content that must not appear\n")
     monkeypatch.undo()

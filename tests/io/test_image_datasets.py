@@ -37,3 +37,23 @@ def test_image_source_by_configuration(tmp_path):
     assert list(source) == ["train"] and source["train"].classes == ("no", "yes") and source["train"].images.shape == (4, 3, 3, 1)
     with pytest.raises(DatasetError, match="read-only"):
         ImageSourceDataset(format="npz", name="mine", splits={"train": "x"}).save({})
+
+
+def test_a_failed_image_arrays_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "set.npz"
+    dataset = ImageArraysDataset(str(path))
+    dataset.save({"labels": np.array([1, 2, 3])})
+    before = path.read_bytes()
+
+    def failing_savez(handle, **arrays):
+        handle.write(b"half an npz")
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(Exception, match="simulated"):
+        dataset.save({"labels": np.array([9])})
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["set.npz"]  # no temporary file left

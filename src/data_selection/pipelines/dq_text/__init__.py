@@ -9,7 +9,7 @@ METHOD = Method(
     track="text",
     create_selection=create_pipeline,
     output="selection",
-    inputs=frozenset({"pool"}),
+    inputs=frozenset({"pool", "sentence_embedder"}),
     parameters=frozenset({"params:dq_text", "params:selection", "params:judge"}),
     description="Dataset Quantization: GraphCut bins of MiniLM embeddings, the same share sampled from every bin",
 )

@@ -8,4 +8,4 @@ from .nodes import embed_pool
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return create_dq_pipeline(node(embed_pool, ["pool", "params:dq_text", "params:selection"], "features", name="embed_pool"))
+    return create_dq_pipeline(node(embed_pool, ["sentence_embedder", "pool", "params:dq_text", "params:selection"], "features", name="embed_pool"))

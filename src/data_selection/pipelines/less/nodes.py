@@ -116,6 +116,58 @@ def validation_gradient_features(
     return features
 
 
+def target_influence(
+    features: dict[str, np.ndarray],
+    validation_features: dict[str, np.ndarray],
+    warmup_summary: dict,
+    target_validation: list[dict],
+    options: LessOptions,
+    n_examples: int | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """LESS influence (Eq. 3: checkpoint-weighted cosines, weights = each checkpoint's recorded mean learning rate)
+    of the gradient features of N examples on the validation questions of ``options["target_task"]``; shared by
+    ``less.score_influence`` and ``less_predictor``'s real influence.
+
+    Args:
+        features: checkpoint name -> (N, d) gradient features (``pool_gradient_features``).
+        validation_features: checkpoint name -> (V, d), one row per ``target_validation`` question.
+        warmup_summary: ``warmup_lora``'s summary with its per-checkpoint ``checkpoints`` record.
+        target_validation: the V validation questions (``task``, ``subtask``).
+        options: :func:`check_less_params` of ``params:less``.
+        n_examples: N when the caller knows it (checked against every checkpoint's rows).
+
+    Returns:
+        (float (N, T) influence on the T questions of the target task, their T ``task/subtask`` labels).
+
+    Raises:
+        ValueError: no per-checkpoint record, checkpoints that differ between the summary and the features, row
+            counts that do not match the examples or the validation questions, or a target without questions.
+    """
+    if "checkpoints" not in warmup_summary:
+        raise ValueError("warmup_summary has no per-checkpoint 'checkpoints' record: rerun warmup_lora")
+    names, weights = ordered_checkpoint_weights(warmup_summary["checkpoints"])
+    if sorted(names) != sorted(features) or sorted(names) != sorted(validation_features):
+        raise ValueError(
+            f"checkpoints {names} differ from pool features {sorted(features)} "
+            f"or validation features {sorted(validation_features)}"
+        )
+    for name in names:
+        if n_examples is not None and features[name].shape[0] != n_examples:
+            raise ValueError(f"{features[name].shape[0]} feature rows for {n_examples} examples at {name}")
+    columns = target_columns([r["task"] for r in target_validation], options["target_task"])
+    for name in names:
+        if validation_features[name].shape[0] != len(target_validation):
+            raise ValueError(
+                f"{validation_features[name].shape[0]} validation feature rows for {len(target_validation)} "
+                "validation questions: rerun validation_gradient_features"
+            )
+    influence = pairwise_influence(
+        [features[n] for n in names], [np.asarray(validation_features[n])[columns] for n in names], weights
+    )
+    subtasks = [f"{target_validation[i]['task']}/{target_validation[i]['subtask']}" for i in columns]
+    return influence, subtasks
+
+
 def score_influence(
     pool: list[dict],
     pool_features: dict[str, np.ndarray],
@@ -137,25 +189,7 @@ def score_influence(
         ValueError: the target has no validation questions, or features and checkpoints do not match.
     """
     options = check_less_params(params)
-    if "checkpoints" not in warmup_summary:
-        raise ValueError("warmup_summary has no per-checkpoint 'checkpoints' record: rerun warmup_lora")
-    names, weights = ordered_checkpoint_weights(warmup_summary["checkpoints"])
-    if sorted(names) != sorted(pool_features) or sorted(names) != sorted(validation_features):
-        raise ValueError(
-            f"checkpoints {names} differ from pool features {sorted(pool_features)} "
-            f"or validation features {sorted(validation_features)}"
-        )
-    columns = target_columns([r["task"] for r in target_validation], options["target_task"])
-    for name in names:
-        if validation_features[name].shape[0] != len(target_validation):
-            raise ValueError(
-                f"{validation_features[name].shape[0]} validation feature rows for {len(target_validation)} "
-                "validation questions: rerun validation_gradient_features"
-            )
-    influence = pairwise_influence(
-        [pool_features[n] for n in names], [np.asarray(validation_features[n])[columns] for n in names], weights
-    )
-    subtasks = [f"{target_validation[i]['task']}/{target_validation[i]['subtask']}" for i in columns]
+    influence, subtasks = target_influence(pool_features, validation_features, warmup_summary, target_validation, options)
     scores, per_subtask, subtask_names = aggregate_influence(influence, subtasks, params["aggregation"])
     best = [subtask_names[i] for i in per_subtask.argmax(axis=1)]
     return scores_table(pool, scores, {"best_subtask": best, "target_task": options["target_task"]})

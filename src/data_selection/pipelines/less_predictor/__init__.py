@@ -10,7 +10,7 @@ METHOD = Method(
     track="text",
     create_selection=create_pipeline,
     output="scores",
-    inputs=frozenset({"pool", "target_validation", "base_model"}),
+    inputs=frozenset({"pool", "target_validation", "base_model", "sentence_embedder"}),
     parameters=frozenset({"params:less", "params:less_predictor"}),
     description="LESS influence for a share of the pool, predicted for the rest from MiniLM embeddings (NN-CIFT style)",
 )

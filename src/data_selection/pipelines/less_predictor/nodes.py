@@ -23,11 +23,10 @@ from data_selection.core.influence_predictor import (
     split_training_points,
     top_level_candidates,
 )
-from data_selection.core.less import ordered_checkpoint_weights, pairwise_influence, target_columns
 from data_selection.llm.embeddings import conversation_text, mean_hidden_states
-from data_selection.llm.sentence_embeddings import minilm_embeddings
+from data_selection.llm.sentence_embeddings import encode_texts
 from data_selection.llm.models import CausalLM
-from data_selection.pipelines.less.nodes import check_less_params, pool_gradient_features
+from data_selection.pipelines.less.nodes import check_less_params, pool_gradient_features, target_influence
 from data_selection.pipelines.less_predictor.parameters import LessPredictorParams
 from data_selection.pipelines.select.nodes import scores_table
 
@@ -58,31 +57,26 @@ def real_influence(
     Raises:
         ValueError: features and checkpoints do not match, or the target has no validation question.
     """
-    options = check_less_params(less)
-    names, weights = ordered_checkpoint_weights(warmup_summary["checkpoints"])
-    if sorted(names) != sorted(features) or sorted(names) != sorted(validation_features):
-        raise ValueError(f"checkpoints {names} differ from features {sorted(features)} / {sorted(validation_features)}")
-    for name in names:
-        if features[name].shape[0] != len(records):
-            raise ValueError(f"{features[name].shape[0]} feature rows for {len(records)} examples at {name}")
-    columns = target_columns([r["task"] for r in target_validation], options["target_task"])
-    influence = pairwise_influence(
-        [features[n] for n in names], [np.asarray(validation_features[n])[columns] for n in names], weights
+    influence, subtasks = target_influence(
+        features, validation_features, warmup_summary, target_validation, check_less_params(less), len(records)
     )
-    subtasks = [f"{target_validation[i]['task']}/{target_validation[i]['subtask']}" for i in columns]
     table = pd.DataFrame({"id": [r["id"] for r in records]})
     for name, values in influence_aggregations(influence, subtasks).items():
         table[name] = values
     return table
 
 
-def embed_pool(base_model: CausalLM, pool: list[dict], params: dict[str, Any], less: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Cheap features of every pool example: MiniLM (default) or the base model's mean last hidden state
-    (``features: hidden_states``, texts cut at ``less.gradients.max_length`` tokens)."""
+def embed_pool(
+    sentence_embedder, base_model: CausalLM, pool: list[dict], params: dict[str, Any], less: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Cheap features of every pool example: the shared ``sentence_embedder`` (default MiniLM; unit rows, texts cut
+    at ``embedding.max_length`` word pieces) or the base model's mean last hidden state (``features: hidden_states``,
+    texts cut at ``less.gradients.max_length`` tokens)."""
     texts = [conversation_text(r["messages"]) for r in pool]
     embedding = params["embedding"]
     if params["features"] == "minilm":
-        return {"embeddings": minilm_embeddings(texts, embedding["batch_size"], embedding["max_length"])}
+        return {"embeddings": encode_texts(sentence_embedder, texts, embedding["batch_size"], max_seq_length=embedding["max_length"],
+                                           progress=True)}
     return {"embeddings": mean_hidden_states(base_model, texts, embedding["batch_size"], int(less["gradients"]["max_length"]))}
 
 

@@ -1,19 +1,14 @@
 """``less_predictor``: split -> LESS warmup + gradients for the training points -> predictor -> (step 6) -> scores.
 
-LESS's own node functions (``sample_warmup_set``, ``warmup_lora``, ``pool_gradient_features``,
-``validation_gradient_features``) run here under the ``less_predictor`` namespace with ``params:less``: one gradient
-code path, and ``kedro run --pipeline=less_predictor`` runs alone (no dependency on a previous ``less`` run). With the
+LESS's own gradient stage (:func:`data_selection.pipelines.less.pipeline.gradient_stage`: ``sample_warmup_set``,
+``warmup_lora``, ``pool_gradient_features``, ``validation_gradient_features``) runs here under the ``less_predictor``
+namespace with ``params:less``: one gradient code path, and ``kedro run --pipeline=less_predictor`` runs alone (no dependency on a previous ``less`` run). With the
 same pool and ``params:less`` the warmup checkpoints are the ones ``less`` trains (seeded).
 """
 
 from kedro.pipeline import Pipeline, node
 
-from data_selection.pipelines.less.nodes import (
-    pool_gradient_features,
-    sample_warmup_set,
-    validation_gradient_features,
-    warmup_lora,
-)
+from data_selection.pipelines.less.pipeline import gradient_stage
 
 from .nodes import candidate_influence, combine_scores, embed_pool, fit_predictors, real_influence, split_pool
 
@@ -23,27 +18,14 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             node(split_pool, ["pool", "params:less_predictor"], ["training_points", "pool_split"], name="split_pool"),
-            node(sample_warmup_set, ["pool", "params:less"], "warmup_set", name="sample_warmup_set"),
-            node(warmup_lora, ["base_model", "warmup_set", "params:less"], ["warmup_checkpoints", "warmup_summary"], name="warmup_lora"),
-            node(
-                pool_gradient_features,
-                ["base_model", "warmup_checkpoints", "training_points", "params:less"],
-                ["training_features", "training_gradient_timings"],
-                name="training_gradient_features",
-            ),
-            node(
-                validation_gradient_features,
-                ["base_model", "warmup_checkpoints", "target_validation", "params:less"],
-                "validation_features",
-                name="validation_gradient_features",
-            ),
+            *gradient_stage("training_points", "training_features", "training_gradient_timings", "training_gradient_features"),
             node(
                 real_influence,
                 ["training_points", "training_features", "validation_features", "warmup_summary", "target_validation", "params:less"],
                 "training_influence",
                 name="training_influence",
             ),
-            node(embed_pool, ["base_model", "pool", "params:less_predictor", "params:less"], "pool_embeddings", name="embed_pool"),
+            node(embed_pool, ["sentence_embedder", "base_model", "pool", "params:less_predictor", "params:less"], "pool_embeddings", name="embed_pool"),
             node(
                 fit_predictors,
                 ["pool", "pool_embeddings", "pool_split", "training_influence", "params:less_predictor"],
