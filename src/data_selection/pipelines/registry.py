@@ -28,6 +28,7 @@ REGISTERED: tuple[str, ...] = (
     "small2large",
     "clust_rand",
     "random_large",
+    "ccfs",
 )
 
 Output = Literal["scores", "selection"]
