@@ -139,7 +139,7 @@ def initial_distilled_set(image_pool: Any, plan: dict, params: dict) -> dict[str
     user's ``.npz`` (``npz``), validated against the pool's image shape and classes.
 
     Returns:
-        ``{"images": float32 [M, H, W, C] in [0, 1] scale, "labels": int64 [M]}``.
+        ``{"images": float32 [M, H, W, C] in [0, 1] scale (DM's pixels clipped to it), "labels": int64 [M]}``.
     """
     h, w, c = plan["image_shape"]
     cfg = params["distilled"]
@@ -156,7 +156,10 @@ def initial_distilled_set(image_pool: Any, plan: dict, params: dict) -> dict[str
         momentum=dm["momentum"], init=dm["init"], seed=params["seed"],
     )
     images = distill.tensor_to_pixels(result.images, tuple(plan["mean"]), tuple(plan["std"])) / 255.0
-    return {"images": images.astype(np.float32), "labels": result.labels.numpy()}
+    # DM optimises unbounded pixels; the image track (and every image a classifier sees) is in [0, 1], so the
+    # distilled images are clipped once here, before the teacher, the filters and the judge see them (the official
+    # DM code evaluates its unclipped tensors).
+    return {"images": np.clip(images, 0.0, 1.0).astype(np.float32), "labels": result.labels.numpy()}
 
 
 def teacher_logits(
