@@ -29,6 +29,8 @@ REGISTERED: tuple[str, ...] = (
     "clust_rand",
     "random_large",
     "ccfs",
+    "ccfs_random",
+    "ccfs_distilled",
 )
 
 Output = Literal["scores", "selection"]
