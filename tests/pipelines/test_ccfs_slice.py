@@ -89,6 +89,14 @@ def test_plan_fails_early_on_an_impossible_budget():
         ccfs_nodes.plan_budget(_pool(), {**params, "ipc": 16, "alpha": 0.125})
     with pytest.raises(ValueError, match="keeps no distilled image"):
         ccfs_nodes.plan_budget(_pool(), {**params, "alpha": 0.0, "curricula": 1})
+    # the IPC comes from the image track unless ccfs.ipc is set, which must then agree with it
+    from_track = CcfsParams.model_validate({**PARAMS, "ipc": None})
+    assert ccfs_nodes.plan_budget(_pool(), from_track, {"ipc": 8, "seed": 0})["spc"] == 6  # 8 - floor(0.25 * 8)
+    assert ccfs_nodes.plan_budget(_pool(), params, {"ipc": 4, "seed": 0})["cpc"] == 1
+    with pytest.raises(ValueError, match="image_selection.ipc = 5"):
+        ccfs_nodes.plan_budget(_pool(), params, {"ipc": 5, "seed": 0})
+    with pytest.raises(ValueError, match="no IPC"):
+        ccfs_nodes.plan_budget(_pool(), from_track)
     with pytest.raises(ValueError, match="32x32 RGB"):
         ccfs_nodes.plan_budget(_pool(), {**params, "teacher": {"kind": "keras_cifar10"}})
 
@@ -141,7 +149,8 @@ def test_whole_method_on_toy_images(tiny_network):
     """Forgetting run, DM, teacher, three KD filters: the contract holds (budget, uniqueness, teacher filter)."""
     pool = _pool()
     params = CcfsParams.model_validate(PARAMS)
-    catalog = _run(create_pipeline(), {"image_pool": pool, "params:ccfs": params})
+    catalog = _run(create_pipeline(), {"image_pool": pool, "params:ccfs": params,
+                                       "params:image_selection": {"ipc": 4, "seed": 0}})
     selection = catalog.load("selection")
     plan = catalog.load("plan")
     assert selection["id"].is_unique and len(selection) == 3 * plan["spc"]
@@ -161,5 +170,6 @@ def test_whole_method_on_toy_images(tiny_network):
     assert catalog.load("forgetting_summary")["steps"] == 3 * 5  # 3 epochs of ceil(36 / 8) batches
     assert teacher["distilled"].shape == (3, 3)
     # same seed -> same selection
-    again = _run(create_pipeline(), {"image_pool": pool, "params:ccfs": params}).load("selection")
+    again = _run(create_pipeline(), {"image_pool": pool, "params:ccfs": params,
+                                     "params:image_selection": {"ipc": 4, "seed": 0}}).load("selection")
     pd.testing.assert_frame_equal(selection, again)

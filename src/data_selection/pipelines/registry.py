@@ -28,6 +28,9 @@ REGISTERED: tuple[str, ...] = (
     "small2large",
     "clust_rand",
     "random_large",
+    "ccfs",
+    "ccfs_random",
+    "ccfs_distilled",
 )
 
 Output = Literal["scores", "selection"]

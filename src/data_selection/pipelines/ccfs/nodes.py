@@ -58,22 +58,33 @@ class _Features(nn.Module):
         return self.net.features(x)
 
 
-def plan_budget(image_pool: Any, params: CcfsParams) -> dict[str, Any]:
+def plan_budget(image_pool: Any, params: CcfsParams, image_selection: dict | None = None) -> dict[str, Any]:
     """Check the budget against the pool before any training and fix the per-class numbers.
+
+    The IPC is the image track's ``image_selection.ipc`` (the budget every image method is judged at) unless
+    ``ccfs.ipc`` is set, which must then equal it.
 
     Returns:
         ``{"ipc", "alpha", "cpc", "spc", "arrangement", "num_classes", "image_shape", "mean", "std"}`` (mean/std:
         per-channel pool statistics in [0, 1] scale, used by every network of the method).
 
     Raises:
-        ValueError: alpha outside [0, 1]; a class with fewer than IPC - cpc real images; spc spread over more
+        ValueError: ``ccfs.ipc`` differs from ``image_selection.ipc`` (or neither is given); alpha outside [0, 1]; a class with fewer than IPC - cpc real images; spc spread over more
             curricula than images; no distilled image to train the first filter on (alpha·IPC < 1 with spc > 0);
             the Keras CIFAR-10 teacher on images that are not 32x32 RGB.
     """
+    track_ipc = None if image_selection is None else int(image_selection["ipc"])
+    if params["ipc"] is not None and track_ipc is not None and int(params["ipc"]) != track_ipc:
+        raise ValueError(f"ccfs.ipc = {params['ipc']} but the image track judges every method at image_selection.ipc = "
+                         f"{track_ipc}: set ccfs.ipc to null (or to {track_ipc})")
+    ipc = track_ipc if params["ipc"] is None else int(params["ipc"])
+    if ipc is None:
+        raise ValueError("no IPC: set image_selection.ipc (or ccfs.ipc)")
+    params = {**params, "ipc": ipc}
     pool = _arrays(image_pool)
     labels = np.asarray(pool["labels"], dtype=np.int64)
     images = np.asarray(pool["images"])
-    num_classes = int(labels.max()) + 1
+    num_classes = len(pool["classes"]) if "classes" in pool else int(labels.max()) + 1
     cpc, spc = ccfs.split_ipc(params["ipc"], params["alpha"])
     arrangement = ccfs.curriculum_arrangement(spc, params["curricula"])
     ccfs.check_real_budget(labels, spc, num_classes)
@@ -128,7 +139,7 @@ def initial_distilled_set(image_pool: Any, plan: dict, params: dict) -> dict[str
     user's ``.npz`` (``npz``), validated against the pool's image shape and classes.
 
     Returns:
-        ``{"images": float32 [M, H, W, C] in [0, 1] scale, "labels": int64 [M]}``.
+        ``{"images": float32 [M, H, W, C] in [0, 1] scale (DM's pixels clipped to it), "labels": int64 [M]}``.
     """
     h, w, c = plan["image_shape"]
     cfg = params["distilled"]
@@ -145,7 +156,10 @@ def initial_distilled_set(image_pool: Any, plan: dict, params: dict) -> dict[str
         momentum=dm["momentum"], init=dm["init"], seed=params["seed"],
     )
     images = distill.tensor_to_pixels(result.images, tuple(plan["mean"]), tuple(plan["std"])) / 255.0
-    return {"images": images.astype(np.float32), "labels": result.labels.numpy()}
+    # DM optimises unbounded pixels; the image track (and every image a classifier sees) is in [0, 1], so the
+    # distilled images are clipped once here, before the teacher, the filters and the judge see them (the official
+    # DM code evaluates its unclipped tensors).
+    return {"images": np.clip(images, 0.0, 1.0).astype(np.float32), "labels": result.labels.numpy()}
 
 
 def teacher_logits(

@@ -76,7 +76,9 @@ class FilterParams(Params):
 class CcfsParams(Params):
     """``ccfs``: CCFS (Chen et al., CVPR 2025) on the image track's pool."""
 
-    ipc: int = Field(ge=1)
+    #: images per class of the final set; ``None`` (the default) = the image track's ``image_selection.ipc``, the
+    #: budget every image method is judged at. A value that differs from it is an error (the track checks IPC).
+    ipc: int | None = Field(None, ge=1)
     alpha: float = Field(ge=0, le=1)
     curricula: int = Field(3, ge=1)
     top_up: Literal["teacher_correct", "any", "none", "error"] = "teacher_correct"

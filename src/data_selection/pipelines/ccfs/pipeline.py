@@ -1,5 +1,5 @@
 """The ``ccfs`` method's own nodes, un-namespaced (the registry puts them under ``ccfs`` and appends the image
-track once it is registered)."""
+track, which reads ``selection`` and ``synthetic_images``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .nodes import initial_distilled_set, plan_budget, record_forgetting, select
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            node(plan_budget, ["image_pool", "params:ccfs"], "plan", name="plan_budget"),
+            node(plan_budget, ["image_pool", "params:ccfs", "params:image_selection"], "plan", name="plan_budget"),
             node(record_forgetting, ["image_pool", "plan", "params:ccfs"],
                  ["forgetting_scores", "pool_model", "forgetting_summary"], name="record_forgetting"),
             node(initial_distilled_set, ["image_pool", "plan", "params:ccfs"], "distilled_set",

@@ -5,7 +5,7 @@ Every image method goes through these nodes under its own namespace with the sam
 only the selected images differ between methods. The contract, under the method's namespace:
 
 * input ``<method>.selection`` (``id, rank, score`` and optionally ``seed``: one draw per judge seed; ids such as
-  ``fashion_mnist/train/00042``), the shared ``image_pool`` and, for methods that output one, ``<method>.synthetic_images``
+  ``fashion_mnist/train/00042``; empty only beside synthetic images that fill the budget alone), the shared ``image_pool`` and, for methods that output one, ``<method>.synthetic_images``
   (a distilled set: ``images`` uint8 or float32 in [0, 1] scale ``[M, H, W, C]`` and ``labels``), added to every draw;
 * stages ``materialise_images`` -> ``train_classifier`` (once per judge seed) -> ``evaluate_classifier``;
 * outputs ``evaluation_metrics`` (``accuracy`` per seed and mean, the text track's JSON shape), ``test_predictions``
@@ -63,7 +63,8 @@ def materialise_images(
         selected (images per draw), real_per_draw, synthetic, draws, per_class}``).
 
     Raises:
-        ValueError: the selection breaks the contract (``validate_selection``), a draw misses IPC per class, or the
+        ValueError: the selection breaks the contract (``validate_selection``; an empty selection is accepted only
+            with synthetic images), a draw misses IPC per class, or the
             synthetic set does not match the pool's image shape or classes.
     """
     ids = image_pool["ids"].astype(str)
@@ -78,8 +79,11 @@ def materialise_images(
     index_parts, draw_parts = [], []
     for seed, table in draws:
         table = table.reset_index(drop=True)
-        validate_selection(table, ids.tolist())
-        index = np.array([position[i] for i in table["id"].astype(str)], dtype=np.int64)
+        if table.empty and synthetic_images is not None:  # a distilled set alone (e.g. ccfs_distilled)
+            index = np.zeros(0, dtype=np.int64)
+        else:
+            validate_selection(table, ids.tolist())
+            index = np.array([position[i] for i in table["id"].astype(str)], dtype=np.int64)
         counts = np.bincount(labels[index], minlength=n_classes) + syn_counts
         full = len(index) == len(ids) and synthetic_images is None
         if not full and not (counts == ipc).all():
