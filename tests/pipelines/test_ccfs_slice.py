@@ -11,13 +11,13 @@ import pandas as pd
 import pydantic
 import pytest
 import torch
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.runner import SequentialRunner
+from kedro.io import DataCatalog
 from torch import nn
 
 from data_selection.pipelines.ccfs import create_pipeline
 from data_selection.pipelines.ccfs import nodes as ccfs_nodes
 from data_selection.pipelines.ccfs.parameters import CcfsParams
+from tests.pipelines.slices import run_slice
 
 PARAMS = {
     "ipc": 4, "alpha": 0.25, "curricula": 3, "top_up": "teacher_correct", "seed": 0, "eval_batch_size": 16,
@@ -58,17 +58,8 @@ def _pool(per_class: int = 12, classes: int = 3) -> dict[str, np.ndarray]:
     return {"images": images, "labels": labels, "ids": ids}
 
 
-class _Kept(MemoryDataset):
-    def _release(self) -> None:
-        pass
-
-
 def _run(pipeline, data: dict) -> DataCatalog:
-    catalog = DataCatalog({name: MemoryDataset(value) for name, value in data.items()})
-    for name in pipeline.all_outputs():
-        catalog[name] = _Kept()
-    SequentialRunner().run(pipeline, catalog)
-    return catalog
+    return run_slice(pipeline, data)
 
 
 def test_parameters_schema_accepts_defaults_and_rejects_bad_values():

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.runner import SequentialRunner
+from kedro.io import DataCatalog
 
 from data_selection.pipelines.random_images.nodes import random_per_class
 from data_selection.pipelines.registry import method_pipeline, registered_methods
 from data_selection.pipelines.reporting.nodes import compare_image_methods
 from data_selection.pipelines.tracks.image import materialise_images
+from tests.pipelines.slices import run_slice
 
 TRAIN = {"architecture": "convnet", "width": 4, "depth": 2, "epochs": 2, "max_steps": None, "batch_size": 8, "learning_rate": 0.01,
          "momentum": 0.9, "weight_decay": 0.0, "lr_schedule": "constant", "augment": {"crop_padding": 0, "flip": False},
@@ -30,17 +30,8 @@ POOL = _images(15, np.arange(15) % 3, "train", 0)  # 5 images per class
 TEST = _images(9, np.arange(9) % 3, "test", 1)
 
 
-class _Kept(MemoryDataset):
-    def _release(self) -> None:
-        pass
-
-
 def _run(pipeline, data: dict) -> DataCatalog:
-    catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in data.items()})
-    for name in pipeline.all_outputs():
-        catalog[name] = _Kept(copy_mode="assign")
-    SequentialRunner().run(pipeline, catalog)
-    return catalog
+    return run_slice(pipeline, data, copy_mode="assign")
 
 
 def test_random_images_slice_draws_ipc_per_class_per_seed_and_evaluates_every_seed():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.runner import SequentialRunner
+from kedro.io import DataCatalog
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from data_selection.pipelines.registry import method_pipeline, registered_methods
+from tests.pipelines.slices import run_slice
 
 N = 40
 PARAMS = {
@@ -18,11 +18,6 @@ PARAMS = {
     "classifier": "logistic", "cv_folds": 4, "cv_seed": 0, "selection_mode": "predicted", "features": "minilm",
     "embedding": {"batch_size": 8, "max_length": 64},
 }
-
-
-class _Kept(MemoryDataset):
-    def _release(self) -> None:
-        pass
 
 
 def _inputs(mode: str):
@@ -47,11 +42,7 @@ def _inputs(mode: str):
 
 def _run(nodes: list[str], data: dict) -> DataCatalog:
     pipeline = method_pipeline(registered_methods()["less_predictor"]).only_nodes(*[f"less_predictor.{n}" for n in nodes])
-    catalog = DataCatalog({name: MemoryDataset(value) for name, value in data.items()})
-    for name in pipeline.all_outputs():
-        catalog[name] = _Kept()
-    SequentialRunner().run(pipeline, catalog)
-    return catalog
+    return run_slice(pipeline, data)
 
 
 def test_predicted_mode_keeps_real_influence_and_predicts_the_rest():

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.runner import SequentialRunner
+from kedro.io import DataCatalog
 
 from data_selection.pipelines.registry import method_pipeline, registered_methods
+from tests.pipelines.slices import run_slice
 
 SELECTION = {"budget_fraction": 0.5, "max_samples": None, "seed": 0}
 
@@ -19,19 +19,8 @@ def _pool(n: int) -> list[dict]:
     return [{"id": f"ex{i}", "source": "alpaca_gpt4_demo", "subtask": None, "messages": [], "raw": "{}"} for i in range(n)]
 
 
-class _Kept(MemoryDataset):
-    """A MemoryDataset the runner does not release, so the test can read intermediate outputs."""
-
-    def _release(self) -> None:
-        pass
-
-
 def _run(pipeline, data: dict) -> DataCatalog:
-    catalog = DataCatalog({name: MemoryDataset(value) for name, value in data.items()})
-    for name in pipeline.all_outputs():
-        catalog[name] = _Kept()
-    SequentialRunner().run(pipeline, catalog)
-    return catalog
+    return run_slice(pipeline, data)
 
 
 def test_random_slice_draws_one_subset_per_judge_seed():
