@@ -133,6 +133,63 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> t
     return torch.cat(out) if out else torch.zeros((0, 0))
 
 
+def _sgd_loop(
+    model_factory: Callable[[], nn.Module],
+    images: torch.Tensor,
+    loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    warmup_epochs: int,
+    flip: bool,
+    seed: int,
+    progress: bool,
+    description: str,
+    observe: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+) -> tuple[nn.Module, dict]:
+    """The one seeded SGD loop of :func:`train_kd` and :func:`train_recording_forgetting`: a fresh model built under
+    ``seed``, a seeded shuffle per epoch, optional flips, SGD with momentum and :func:`warmup_cosine` per step;
+    ``loss_of(logits, batch_index)`` gives the loss, ``observe(epoch, batch_index, detached_logits)`` sees every
+    training batch (no extra forward pass).
+
+    Returns:
+        (model in eval mode, ``{"steps", "final_loss", "seconds"}``).
+    """
+    started = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = model_factory()
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    per_epoch = math.ceil(images.shape[0] / batch_size)
+    total, warmup = epochs * per_epoch, warmup_epochs * per_epoch
+    step, loss_value = 0, float("nan")
+    model.train()
+    with tqdm(total=total, desc=description, unit="step", leave=False, disable=not progress, mininterval=2.0) as bar:
+        for epoch in range(epochs):
+            order = torch.randperm(images.shape[0], generator=generator)
+            for start in range(0, images.shape[0], batch_size):
+                index = order[start : start + batch_size]
+                x = _flip(images[index], generator) if flip else images[index]
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * warmup_cosine(step, total, warmup)
+                logits = model(x)
+                loss = loss_of(logits, index)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if observe is not None:
+                    observe(epoch, index, logits.detach())
+                loss_value = float(loss.detach())
+                step += 1
+                bar.update(1)
+    model.eval()
+    return model, {"steps": step, "final_loss": loss_value, "seconds": round(time.perf_counter() - started, 2)}
+
+
 def train_kd(
     model_factory: Callable[[], nn.Module],
     images: torch.Tensor,
@@ -169,33 +226,12 @@ def train_kd(
     """
     if images.shape[0] == 0 or images.shape[0] != teacher_logits.shape[0]:
         raise ValueError(f"need one teacher row per image (>= 1), got {images.shape[0]} and {teacher_logits.shape[0]}")
-    started = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = model_factory()
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    per_epoch = math.ceil(images.shape[0] / batch_size)
-    total, warmup = epochs * per_epoch, warmup_epochs * per_epoch
-    step, loss_value = 0, float("nan")
-    model.train()
-    with tqdm(total=total, desc=description, unit="step", leave=False, disable=not progress, mininterval=2.0) as bar:
-        for _ in range(epochs):
-            order = torch.randperm(images.shape[0], generator=generator)
-            for start in range(0, images.shape[0], batch_size):
-                index = order[start : start + batch_size]
-                x = _flip(images[index], generator) if flip else images[index]
-                for group in optimizer.param_groups:
-                    group["lr"] = lr * warmup_cosine(step, total, warmup)
-                loss = kd_loss(model(x), teacher_logits[index], temperature)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_value = float(loss.detach())
-                step += 1
-                bar.update(1)
-    model.eval()
-    return model, {"steps": step, "final_loss": loss_value, "seconds": round(time.perf_counter() - started, 2)}
+    model, summary = _sgd_loop(
+        model_factory, images, lambda logits, index: kd_loss(logits, teacher_logits[index], temperature),
+        epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
+        warmup_epochs=warmup_epochs, flip=flip, seed=seed, progress=progress, description=description,
+    )
+    return model, summary
 
 
 def train_recording_forgetting(
@@ -229,37 +265,18 @@ def train_recording_forgetting(
     """
     if images.shape[0] == 0 or images.shape[0] != labels.shape[0]:
         raise ValueError(f"need one label per image (>= 1), got {images.shape[0]} and {labels.shape[0]}")
-    started = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = model_factory()
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     tracker = ForgettingTracker(images.shape[0])
-    total = epochs * math.ceil(images.shape[0] / batch_size)
-    step, loss_value, correct = 0, float("nan"), 0
-    model.train()
-    with tqdm(total=total, desc=description, unit="step", leave=False, disable=not progress, mininterval=2.0) as bar:
-        for _ in range(epochs):
-            order = torch.randperm(images.shape[0], generator=generator)
-            correct = 0
-            for start in range(0, images.shape[0], batch_size):
-                index = order[start : start + batch_size]
-                x = _flip(images[index], generator) if flip else images[index]
-                y = labels[index]
-                for group in optimizer.param_groups:
-                    group["lr"] = lr * warmup_cosine(step, total, 0)
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                tracker.update(index, logits.detach(), y)
-                correct += int((logits.detach().argmax(1) == y).sum())
-                loss_value = float(loss.detach())
-                step += 1
-                bar.update(1)
-    model.eval()
-    summary = {"steps": step, "final_loss": loss_value, "train_accuracy": correct / images.shape[0],
-               "seconds": round(time.perf_counter() - started, 2)}
+    correct = {}  # epoch -> correct training predictions
+
+    def observe(epoch: int, index: torch.Tensor, logits: torch.Tensor) -> None:
+        y = labels[index]
+        tracker.update(index, logits, y)
+        correct[epoch] = correct.get(epoch, 0) + int((logits.argmax(1) == y).sum())
+
+    model, summary = _sgd_loop(
+        model_factory, images, lambda logits, index: F.cross_entropy(logits, labels[index]),
+        epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
+        warmup_epochs=0, flip=flip, seed=seed, progress=progress, description=description, observe=observe,
+    )
+    summary = {**summary, "train_accuracy": correct.get(epochs - 1, 0) / images.shape[0]}
     return model, tracker.scores(never_learned), summary
