@@ -228,3 +228,20 @@ def test_certified_rounds_pick_exactly_what_the_naive_greedy_picks(similarity, c
     np.testing.assert_array_equal(certified.bin_, naive.bin_)
     np.testing.assert_array_equal(certified.bin_rank_, naive.bin_rank_)
     np.testing.assert_allclose(certified.gain_, naive.gain_, rtol=1e-9, atol=1e-9)
+
+
+def test_count_per_class_gives_exactly_that_many_of_every_class_over_its_own_bins():
+    # class 0: 3 bins of 4; class 1: bins of 6, 3 and 3 (unequal), one unbinned item
+    bin_of = np.array([0] * 4 + [1] * 4 + [2] * 4 + [0] * 6 + [1] * 3 + [2] * 3 + [-1])
+    labels = np.array([0] * 12 + [1] * 12 + [1])
+    picked = sample_bins(bin_of, seed=0, count_per_class=4, labels=labels)
+    assert np.bincount(labels[picked]).tolist() == [4, 4] and len(set(picked.tolist())) == 8 and (bin_of[picked] >= 0).all()
+    # class 0: 4 over equal bins 4,4,4 -> 1,1,1 + the earliest remainder -> 2,1,1; class 1: 4 * (6,3,3)/12 = 2,1,1
+    cells = [int(((bin_of[picked] == b) & (labels[picked] == c)).sum()) for c in (0, 1) for b in (0, 1, 2)]
+    assert cells == [2, 1, 1, 2, 1, 1]
+    with pytest.raises(ValueError, match="class 0 has 12 binned"):
+        sample_bins(bin_of, seed=0, count_per_class=13, labels=labels)
+    with pytest.raises(ValueError, match="needs the class labels"):
+        sample_bins(bin_of, seed=0, count_per_class=2)
+    with pytest.raises(ValueError, match="exactly one"):
+        sample_bins(bin_of, seed=0, count=4, count_per_class=2, labels=labels)

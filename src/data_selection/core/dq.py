@@ -461,6 +461,7 @@ def sample_bins(
     count: int | None = None,
     fraction: float | None = None,
     labels: np.ndarray | None = None,
+    count_per_class: int | None = None,
 ) -> np.ndarray:
     """DQ bin sampling (paper Sec. 3.2; official ``dq/methods/uniform.py``, ``alpaca_sample.py``): the same share
     of every bin (and, with ``labels``, of every class within a bin), drawn uniformly without replacement.
@@ -477,19 +478,23 @@ def sample_bins(
         count: number of items to draw, 1 <= count <= number of binned items; or
         fraction: share of the binned items in (0, 1]; count = floor(fraction * binned) (the project's budget rule).
         labels: optional (N,) class labels: sample the same share per class within each bin.
+        count_per_class: instead of ``count``/``fraction``, exactly this many items of every class (needs
+            ``labels``): a class-balanced budget such as the image track's IPC. Each class's items are apportioned
+            over its own bins by largest remainder (DQ's ``balance=True``, where every class is sampled separately).
 
     Returns:
         int64 (count,) pool positions, ordered by bin, then class, then position.
 
     Raises:
-        ValueError: both or neither of count / fraction; a fraction outside (0, 1] or one that selects nothing; a
+        ValueError: not exactly one of count / fraction / count_per_class; count_per_class without labels or larger
+            than a class's binned items; a fraction outside (0, 1] or one that selects nothing; a
             count outside [1, binned]; no binned item; a negative seed; labels of the wrong shape.
     """
     bin_of = np.asarray(bin_of)
     if bin_of.ndim != 1 or not np.issubdtype(bin_of.dtype, np.integer):
         raise ValueError(f"bin_of must be a 1-D integer array, got {bin_of.dtype} {bin_of.shape}")
-    if (count is None) == (fraction is None):
-        raise ValueError("give exactly one of count or fraction")
+    if sum(x is not None for x in (count, fraction, count_per_class)) != 1:
+        raise ValueError("give exactly one of count, fraction or count_per_class")
     if int(seed) < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     binned = np.flatnonzero(bin_of >= 0)
@@ -501,7 +506,12 @@ def sample_bins(
         count = int(np.floor(float(fraction) * len(binned) + 1e-9))
         if count == 0:
             raise ValueError(f"fraction={fraction} of {len(binned)} binned items selects nothing")
-    if isinstance(count, bool) or int(count) != count or not 1 <= count <= len(binned):
+    if count_per_class is not None:
+        if labels is None:
+            raise ValueError("count_per_class needs the class labels")
+        if isinstance(count_per_class, bool) or int(count_per_class) != count_per_class or count_per_class < 1:
+            raise ValueError(f"count_per_class must be an integer >= 1, got {count_per_class!r}")
+    elif isinstance(count, bool) or int(count) != count or not 1 <= count <= len(binned):
         raise ValueError(f"count={count!r} is outside [1, {len(binned)}] (the number of binned items)")
     if labels is None:
         class_of = np.zeros(len(bin_of), dtype=np.int64)
@@ -514,7 +524,19 @@ def sample_bins(
     members = {cell: [] for cell in cells}
     for i in binned:  # ascending position within every cell
         members[(int(bin_of[i]), int(class_of[i]))].append(int(i))
-    quotas = _quotas(np.array([len(members[cell]) for cell in cells]), int(count))
+    sizes = np.array([len(members[cell]) for cell in cells], dtype=np.int64)
+    if count_per_class is None:
+        quotas = _quotas(sizes, int(count))
+    else:
+        quotas = np.zeros(len(cells), dtype=np.int64)
+        cell_class = np.array([c for _, c in cells], dtype=np.int64)
+        for c in range(int(class_of.max()) + 1):
+            in_class = np.flatnonzero(cell_class == c)
+            available = int(sizes[in_class].sum())
+            if available < int(count_per_class):
+                name = np.unique(labels)[c]
+                raise ValueError(f"count_per_class={count_per_class} but class {name} has {available} binned items")
+            quotas[in_class] = _quotas(sizes[in_class], int(count_per_class))
     chosen = []
     for (b, c), quota in zip(cells, quotas):
         if quota:

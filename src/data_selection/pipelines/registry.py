@@ -22,6 +22,7 @@ REGISTERED: tuple[str, ...] = (
     "selectit",
     "random_baseline",
     "dq_text",
+    "dq_image",
     "diverseevol",
     "random_images",
     "full_images",

@@ -55,6 +55,11 @@ class ConvNet(nn.Module):
         """The flattened output of the last block, float32 ``[N, width * h * w]``."""
         return self.body(x).flatten(1)
 
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits ``[N, K]``, the classifier's input ``[N, width * h * w]``) from one forward pass."""
+        h = self.features(x)
+        return self.classifier(h), h
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 
@@ -80,6 +85,11 @@ class ResNet18(nn.Module):
         x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
         x = n.layer4(n.layer3(n.layer2(n.layer1(x))))
         return torch.flatten(n.avgpool(x), 1)
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits ``[N, K]``, the pooled 512-d input of ``fc``) from one forward pass."""
+        h = self.features(x)
+        return self.net.fc(h), h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.fc(self.features(x))

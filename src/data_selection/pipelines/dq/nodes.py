@@ -52,7 +52,30 @@ def check_bins_and_budget(n_items: int, labels: np.ndarray | None, bins: dict[st
     return count
 
 
+def check_image_bins_and_budget(labels: np.ndarray, bins: dict[str, Any], ipc: int) -> int:
+    """The image form of :func:`check_bins_and_budget`: the budget is ``ipc`` images of every class; returns the
+    budget in images (ipc x classes).
+
+    Raises:
+        ValueError: bins not per class, a class with fewer items than ``n_bins``, or a class whose bins hold fewer
+            than ``ipc`` items.
+    """
+    k = int(bins["n_bins"])
+    if not bins.get("per_class"):
+        raise ValueError("dq_image.bins.per_class must be true: the image budget is images per class (IPC)")
+    classes, sizes = np.unique(np.asarray(labels), return_counts=True)
+    for cls, n in zip(classes, sizes):
+        if n < k:
+            raise ValueError(f"class {cls} has {n} images, fewer than dq_image.bins.n_bins={k}")
+        binned = sum(bin_sizes(int(n), k, bins["remainder"]))
+        if binned < ipc:
+            raise ValueError(f"IPC {ipc} is larger than the {binned} images the bins of class {cls} hold")
+    return int(ipc) * len(classes)
+
+
 def _ids(pool) -> list[str]:
+    if isinstance(pool, dict) and "ids" in pool:
+        return np.asarray(pool["ids"]).astype(str).tolist()
     if isinstance(pool, pd.DataFrame):
         return pool["id"].astype(str).tolist()
     return [str(r["id"]) for r in pool]
@@ -107,9 +130,12 @@ def generate_bins(pool, features: dict[str, np.ndarray], bins: BinParams) -> tup
 
 
 def sample_selection(
-    bins: pd.DataFrame, selection: SelectionParams, judge: JudgeParams, sampling: SamplingParams
+    bins: pd.DataFrame, selection: dict[str, Any], judge: JudgeParams, sampling: SamplingParams
 ) -> pd.DataFrame:
     """The same share of every bin (and class, when the bins are per class), uniformly, at the shared budget.
+
+    ``selection`` is the track's budget: ``params:selection`` (text: a fraction or count of the pool) or
+    ``params:image_selection`` (images: ``ipc`` images of every class, apportioned over each class's own bins).
 
     With ``sampling.per_judge_seed`` (default) one draw per judge seed s with seed ``sampling.seed + s``, as the
     random baseline draws, so the comparison's seeds carry DQ's sampling variance too; otherwise one draw.
@@ -120,13 +146,20 @@ def sample_selection(
     Raises:
         ValueError: a budget the bins cannot hold (see :func:`data_selection.core.dq.sample_bins`).
     """
-    count = selection_count(len(bins), selection)
     bin_of = bins["bin"].to_numpy(dtype=np.int64)
     labels = bins["label"].to_numpy() if "label" in bins.columns and bins["label"].notna().all() else None
+    if "ipc" in selection:
+        if labels is None:
+            raise ValueError("an IPC budget needs the class labels in the bins table")
+        budget = {"count_per_class": int(selection["ipc"])}
+        count = int(selection["ipc"]) * len(np.unique(labels))
+    else:
+        count = selection_count(len(bins), selection)
+        budget = {"count": count}
     seeds = [int(s) for s in judge["seeds"]] if sampling["per_judge_seed"] else [None]
     frames = []
     for seed in seeds:
-        picked = sample_bins(bin_of, seed=int(sampling["seed"]) + (seed or 0), count=count, labels=labels)
+        picked = sample_bins(bin_of, seed=int(sampling["seed"]) + (seed or 0), labels=labels, **budget)
         frame = pd.DataFrame({"id": bins["id"].to_numpy()[picked], "rank": np.arange(1, count + 1, dtype=np.int64),
                               "score": np.full(count, np.nan)})
         if seed is not None:

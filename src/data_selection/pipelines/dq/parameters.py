@@ -43,3 +43,36 @@ class DQTextParams(Params):
     features: TextFeatureParams
     bins: BinParams
     sampling: SamplingParams = Field(default_factory=SamplingParams)
+
+
+class FeatureModelParams(Params):
+    """``dq_image.feature_model``: the trained network whose last layer gives the gradient embeddings.
+
+    ``kind: trained`` trains the image track's classifier (``params:image_train``: same architecture and recipe as the
+    judge) on the whole pool, with ``max_steps`` overriding the recipe's cap for this one run; ``keras_cifar10`` is the
+    packaged, already trained Keras CIFAR-10 CNN (CIFAR-10 pools only). DQ's official code takes an
+    ImageNet-pretrained ResNet-18 with a *randomly initialised* 10-class head (note pitfall 2); this project never
+    uses an untrained head."""
+
+    kind: Literal["trained", "keras_cifar10"] = "trained"
+    max_steps: int | None = Field(500, ge=1)
+    seed: int = Field(0, ge=0)
+
+
+class GradientParams(Params):
+    """``dq_image.gradient``: the last-layer gradient embedding (:mod:`data_selection.core.gradient_embedding`)."""
+
+    loss: Literal["cross_entropy", "double_softmax"] = "cross_entropy"
+    label_source: Literal["true_label", "predicted"] = "true_label"
+    projection_dim: int | None = Field(512, ge=1)
+    projection_seed: int = Field(0, ge=0)
+    batch_size: int = Field(1024, ge=1)
+
+
+class DQImageParams(Params):
+    """``dq_image``: Dataset Quantization on the image track (budget: ``image_selection.ipc`` per class)."""
+
+    feature_model: FeatureModelParams = Field(default_factory=FeatureModelParams)
+    gradient: GradientParams = Field(default_factory=GradientParams)
+    bins: BinParams
+    sampling: SamplingParams = Field(default_factory=SamplingParams)

@@ -1,0 +1,123 @@
+"""``dq_image``'s feature nodes: the trained network and its last-layer gradient embeddings (DQ's vision features).
+
+Official DQ (``quantize_sample.py --model ResNet18 --pretrained -se 0``) embeds CIFAR-10 with an ImageNet-pretrained
+ResNet-18 whose new 10-class head is never trained (note pitfall 2: the "gradients" are then random projections of
+ImageNet features). Here the network is trained on the pool first (or is the packaged, trained Keras CIFAR-10 CNN),
+so the embeddings carry what the network learned about the pool's classes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from data_selection.core.gradient_embedding import last_layer_gradient_embedding
+from data_selection.core.projection import SparseJLProjector
+from data_selection.pipelines.dq.nodes import check_image_bins_and_budget
+from data_selection.pipelines.dq.parameters import DQImageParams
+from data_selection.pipelines.parameters import ImageSelectionParams, ImageTrainParams
+
+logger = logging.getLogger(__name__)
+
+#: the bundle's name in the ``feature_model`` dataset (a :class:`~data_selection.io.datasets.TensorBundleDataset`)
+BUNDLE = "feature_model"
+
+
+def _arrays(pool: Any) -> dict[str, np.ndarray]:
+    arrays = pool.to_arrays() if hasattr(pool, "to_arrays") else pool
+    missing = {"images", "labels", "ids", "classes"} - set(arrays)
+    if missing:
+        raise ValueError(f"the image pool lacks {sorted(missing)}")
+    return arrays
+
+
+def train_feature_model(
+    image_pool: Any, params: DQImageParams, image_selection: ImageSelectionParams, image_train: ImageTrainParams
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The network whose last layer embeds the pool, checked against the bins and the IPC budget first.
+
+    ``feature_model.kind: trained`` trains the image track's classifier (``image_train``: the judge's architecture and
+    recipe, with ``feature_model.max_steps`` as its step cap and ``feature_model.seed``) on the whole pool;
+    ``keras_cifar10`` uses the packaged Keras CIFAR-10 CNN and trains nothing.
+
+    Returns:
+        (``{"feature_model": {"tensors", "meta"}}`` (``meta.kind`` says which network; no tensors for the Keras
+        teacher),
+        summary ``{kind, steps, epochs, train_accuracy, seconds, ...}``).
+
+    Raises:
+        ValueError: bins that cannot hold the budget (:func:`check_image_bins_and_budget`), or ``keras_cifar10``
+            on a pool that is not 32x32 RGB with 10 classes.
+    """
+    pool = _arrays(image_pool)
+    labels = np.asarray(pool["labels"])
+    check_image_bins_and_budget(labels, params["bins"], int(image_selection["ipc"]))
+    spec = params["feature_model"]
+    images = np.asarray(pool["images"])
+    if spec["kind"] == "keras_cifar10":
+        if images.shape[1:] != (32, 32, 3) or len(pool["classes"]) != 10:
+            raise ValueError(f"feature_model.kind=keras_cifar10 needs CIFAR-10 (32x32 RGB, 10 classes); this pool is "
+                             f"{images.shape[1:]} with {len(pool['classes'])} classes: use kind=trained")
+        return {BUNDLE: {"tensors": {}, "meta": {"kind": "keras_cifar10"}}}, {"kind": "keras_cifar10", "steps": 0}
+    from data_selection.vision.training import model_bundle, train_classifier
+
+    recipe = {**dict(image_train), "max_steps": spec["max_steps"]}
+    logger.info("DQ: training the feature network (%s, width %s) on the %d pool images", recipe["architecture"],
+                recipe["width"], len(images))
+    model, summary = train_classifier(images, labels, len(pool["classes"]), recipe, int(spec["seed"]), pool["mean"],
+                                      pool["std"], description="DQ feature network")
+    meta = {"kind": "trained", "architecture": recipe["architecture"], "width": recipe["width"], "depth": recipe["depth"],
+            "in_channels": int(images.shape[-1]), "num_classes": len(pool["classes"]), "image_size": list(images.shape[1:3]),
+            "mean": np.asarray(pool["mean"]).tolist(), "std": np.asarray(pool["std"]).tolist(), "seed": int(spec["seed"])}
+    return {BUNDLE: model_bundle(model, meta)}, {"kind": "trained", **summary}
+
+
+def _forward(bundle: dict[str, Any]):
+    """``images uint8 [B, H, W, C] -> (logits, features)`` as float32 NumPy arrays, for either kind of network."""
+    if bundle["meta"]["kind"] == "keras_cifar10":
+        from data_selection.vision.teacher import load_keras_cifar_cnn, teacher_outputs
+
+        teacher = load_keras_cifar_cnn()
+        return lambda batch: teacher_outputs(teacher, batch, batch_size=len(batch))
+    from data_selection.vision.training import load_model, to_tensor
+
+    model = load_model(bundle)
+    meta = bundle["meta"]
+
+    @torch.inference_mode()
+    def forward(batch: np.ndarray):
+        logits, features = model.forward_features(to_tensor(batch, meta["mean"], meta["std"]))
+        return logits.numpy(), features.numpy()
+
+    return forward
+
+
+def gradient_features(image_pool: Any, feature_model: dict[str, Any], params: DQImageParams) -> dict[str, np.ndarray]:
+    """Last-layer gradient embeddings ``[e, flatten(e h^T)]`` of every pool image
+    (:func:`data_selection.core.gradient_embedding.last_layer_gradient_embedding`), streamed in batches and, with
+    ``gradient.projection_dim``, projected to that many dimensions by a seeded sparse JL transform
+    (:class:`~data_selection.core.projection.SparseJLProjector`; it preserves inner products, so the cosines the bins
+    use, up to the JL tolerance) so that memory stays O(N * projection_dim).
+
+    Returns:
+        ``{"features": float32 (N, C + C*d or projection_dim), "labels": int64 (N,)}`` in pool order.
+    """
+    pool = _arrays(image_pool)
+    g = params["gradient"]
+    images, labels = np.asarray(pool["images"]), np.asarray(pool["labels"], dtype=np.int64)
+    forward = _forward(feature_model[BUNDLE])
+    projector, out = None, []
+    for start in tqdm(range(0, len(images), g["batch_size"]), desc="DQ gradient embeddings", unit="batch"):
+        logits, h = forward(images[start : start + g["batch_size"]])
+        emb = last_layer_gradient_embedding(logits, h, labels[start : start + g["batch_size"]], g["loss"], g["label_source"])
+        if g["projection_dim"] is not None and g["projection_dim"] < emb.shape[1]:
+            if projector is None:
+                projector = SparseJLProjector(emb.shape[1], int(g["projection_dim"]), seed=int(g["projection_seed"]))
+                logger.info("DQ: gradient embeddings of %d dims projected to %d", emb.shape[1], g["projection_dim"])
+            emb = projector.project(torch.from_numpy(emb)).numpy()
+        out.append(np.asarray(emb, dtype=np.float32))
+    return {"features": np.concatenate(out), "labels": labels}
