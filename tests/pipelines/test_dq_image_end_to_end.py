@@ -92,3 +92,50 @@ def test_ipc_per_class_from_the_earliest_bins_and_judged(dq_image_run):
     key = next(k for k in parent[0].data.metrics if k.endswith("dq_bin_size"))
     sizes = client.get_metric_history(parent[0].info.run_id, key)
     assert sorted(m.step for m in sizes) == list(range(BINS)) and [m.value for m in sorted(sizes, key=lambda m: m.step)] == [20.0] * BINS
+
+
+@pytest.fixture(scope="module")
+def dq_pixel_run(tmp_path_factory):
+    """The same run with the pixel stage on, a tiny randomly initialised ViT-MAE (32x32 RGB, 8-px patches) saved as a
+    folder the way a user points at a pretrained one."""
+    import torch
+    import yaml
+    from transformers import ViTMAEConfig, ViTMAEForPreTraining
+
+    torch.manual_seed(0)
+    config = ViTMAEConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=1,
+                          num_attention_heads=2, intermediate_size=64, decoder_hidden_size=32,
+                          decoder_num_hidden_layers=1, decoder_num_attention_heads=2, decoder_intermediate_size=64,
+                          mask_ratio=0.75, norm_pix_loss=False)
+    mae_folder = tmp_path_factory.mktemp("mae")
+    ViTMAEForPreTraining(config).save_pretrained(mae_folder)
+    root = make_project_copy(tmp_path_factory.mktemp("project"))
+    path = root / "conf/test/parameters_dq_image.yml"
+    conf = yaml.safe_load(path.read_text())
+    conf["dq_image"]["pixel"].update({"enabled": True, "mae": str(mae_folder), "mask_ratio": 0.2})
+    path.write_text(yaml.safe_dump(conf))
+    git_commit_all(root)
+    run_in_session(root, "dq_image")
+    return root
+
+
+def test_pixel_stage_quantizes_the_selected_images_and_the_judge_trains_on_them(dq_pixel_run):
+    root = dq_pixel_run
+    selection = pd.read_csv(root / "data/07_model_output/dq_image/selection.csv")
+    folder = root / "data/07_model_output/dq_image/pixel_images"
+    ids, images = np.load(folder / "ids.npy"), np.load(folder / "images.npy")
+    assert sorted(ids.tolist()) == sorted(selection["id"].unique().tolist()) and images.dtype == np.uint8
+    with np.load(root / "data/03_primary/image_pool.npz") as pool:
+        position = {i: n for n, i in enumerate(pool["ids"].astype(str))}
+        originals = pool["images"][[position[i] for i in ids]]
+    # 16 MAE patches, int(16 * 0.8) = 12 kept: 4 dropped 7x7 blocks of the 28x28 image may change, nothing else
+    changed = (images != originals)[..., 0].reshape(len(ids), 4, 7, 4, 7).any(axis=(2, 4))
+    assert (changed.sum(axis=(1, 2)) <= 4).all() and changed.any()
+    report = json.loads((root / "data/08_reporting/dq_image/pixel_report.json").read_text())
+    assert report["enabled"] and report["images"] == len(ids) and report["bytes_saved"] == len(ids) * 4 * 49
+    assert report["bytes_original"] == len(ids) * 28 * 28
+    with np.load(root / "data/05_model_input/dq_image/selected_images.npz") as selected:
+        row = {i: n for n, i in enumerate(ids.tolist())}
+        np.testing.assert_array_equal(selected["images"], images[[row[i] for i in selected["ids"].astype(str)]])
+    summary = json.loads((root / "data/08_reporting/dq_image/selection_summary.json").read_text())
+    assert summary["pixel_quantized"] == len(selection)

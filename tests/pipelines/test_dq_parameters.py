@@ -90,3 +90,13 @@ def test_image_bins_and_ipc_are_checked_before_the_feature_network(labels, bins,
 
 def test_image_budget_is_ipc_times_classes():
     assert check_image_bins_and_budget(np.repeat([0, 1, 2], 30), IMAGE_BINS, 3) == 9
+
+
+def test_pixel_stage_without_an_mae_fails_up_front():
+    from data_selection.pipelines.dq.parameters import DQImageParams
+
+    with pytest.raises(ValidationError, match="needs dq_image.pixel.mae"):
+        DQImageParams.model_validate({"bins": IMAGE_BINS, "pixel": {"enabled": True}})
+    with pytest.raises(ValidationError, match="mask_ratio"):
+        DQImageParams.model_validate({"bins": IMAGE_BINS, "pixel": {"mask_ratio": 1.0}})
+    assert DQImageParams.model_validate({"bins": IMAGE_BINS})["pixel"]["enabled"] is False

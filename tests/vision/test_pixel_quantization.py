@@ -3,6 +3,7 @@ determinism, storage saved."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -62,3 +63,30 @@ def test_reconstruct_rejects_uneven_masks(mae):
     mask[0, 0] = True
     with pytest.raises(ValueError, match="same number"):
         reconstruct(mae, torch.zeros(2, 3, 32, 32), mask)
+
+
+def test_quantize_images_at_native_size_keeps_every_kept_byte(mae):
+    from data_selection.vision.pixel_quantization import NormalisedClassifier, quantize_images
+
+    torch.manual_seed(3)
+    grey_cnn = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Linear(4, 3),
+    ).eval()
+    classifier = NormalisedClassifier(grey_cnn, mean=[0.3], std=[0.3])
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, size=(3, 28, 28, 1), dtype=np.uint8)  # Fashion-MNIST shape; the MAE is 32x32 RGB
+    before = images.copy()
+    out, saved = quantize_images(classifier, images, mae, 0.25, mae_mean=[0.5] * 3, mae_std=[0.25] * 3)
+    assert np.array_equal(images, before) and out.dtype == np.uint8 and out.shape == images.shape
+    changed = out != images
+    # 16 MAE patches, int(16 * 0.75) = 12 kept -> 4 dropped, each covering a 7x7 block of the 28x28 image
+    assert saved.tolist() == [4 * 7 * 7] * 3
+    assert changed.reshape(3, -1).sum(1).max() <= 4 * 7 * 7 and changed.any()
+    # changed pixels lie in whole dropped 7x7 blocks: at most 4 blocks per image contain any change
+    blocks = changed[..., 0].reshape(3, 4, 7, 4, 7).any(axis=(2, 4))
+    assert (blocks.sum(axis=(1, 2)) <= 4).all()
+    again, _ = quantize_images(classifier, images, mae, 0.25, mae_mean=[0.5] * 3, mae_std=[0.25] * 3)
+    assert np.array_equal(out, again)  # deterministic
+    with pytest.raises(ValueError, match="uint8"):
+        quantize_images(classifier, images.astype(np.float32), mae, 0.25, [0.5] * 3, [0.25] * 3)

@@ -104,7 +104,9 @@ def method_pipeline(method: Method) -> Pipeline:
 
     Datasets: ``<name>.scores`` -> ``<name>.selection`` (the public output, validated by the track's first node) ->
     the track's stages, all under the namespace ``<name>``. An image method whose own nodes output
-    ``<name>.synthetic_images`` (a distilled set) gets the image track that adds those images to its selection.
+    ``<name>.synthetic_images`` (a distilled set) gets the image track that adds those images to its selection; one
+    that outputs ``<name>.pixel_images`` (DQ's pixel stage) gets the track that trains on those pixels instead of the
+    pool's for the ids they cover.
     """
     from data_selection.pipelines import select, tracks
 
@@ -120,6 +122,7 @@ def method_pipeline(method: Method) -> Pipeline:
     options: dict = {"target_model": method.target_model} if method.track == "text" else {}
     if method.track == "image":
         options["synthetic"] = f"{method.name}.synthetic_images" in own.all_outputs()
+        options["pixel"] = f"{method.name}.pixel_images" in own.all_outputs()
     return own + tracks.create_track_pipeline(method.track, method.name, **options)
 
 

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -74,6 +75,65 @@ def train_feature_model(
             "in_channels": int(images.shape[-1]), "num_classes": len(pool["classes"]), "image_size": list(images.shape[1:3]),
             "mean": np.asarray(pool["mean"]).tolist(), "std": np.asarray(pool["std"]).tolist(), "seed": int(spec["seed"])}
     return {BUNDLE: model_bundle(model, meta)}, {"kind": "trained", **summary}
+
+
+def _classifier(bundle: dict[str, Any]) -> torch.nn.Module:
+    """The feature network as a module on [0, 1] images (B, C, H, W), with its own input normalisation."""
+    from data_selection.vision.pixel_quantization import NormalisedClassifier
+
+    if bundle["meta"]["kind"] == "keras_cifar10":
+        from data_selection.vision.teacher import load_keras_cifar_cnn
+
+        return NormalisedClassifier(load_keras_cifar_cnn(), mean=[0.0] * 3, std=[1.0] * 3, scale=255.0).eval()
+    from data_selection.vision.training import load_model
+
+    meta = bundle["meta"]
+    return NormalisedClassifier(load_model(bundle), mean=meta["mean"], std=meta["std"]).eval()
+
+
+def quantize_pixels(
+    image_pool: Any, selection: pd.DataFrame, feature_model: dict[str, Any], params: DQImageParams
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """DQ's pixel stage on the selected images (``pixel.enabled``): every selected id once, over all draws.
+
+    Returns:
+        (``{"ids": str (M,), "images": uint8 (M, H, W, C)}``, the quantized pixels the image track trains on instead
+        of the originals (empty when disabled); a report ``{enabled, mask_ratio, mae, images, bytes_original,
+        bytes_saved, saved_fraction}``).
+
+    Raises:
+        ValueError: see :func:`data_selection.vision.pixel_quantization.quantize_images`.
+        OSError: the MAE cannot be loaded from ``pixel.mae``.
+    """
+    pool = _arrays(image_pool)
+    pixel = params["pixel"]
+    shape = tuple(np.asarray(pool["images"]).shape[1:])
+    if not pixel["enabled"]:
+        empty = {"ids": np.zeros(0, dtype=str), "images": np.zeros((0, *shape), dtype=np.uint8)}
+        return empty, {"enabled": False}
+    from transformers import ViTMAEForPreTraining
+
+    from data_selection.vision.pixel_quantization import quantize_images
+
+    mae = ViTMAEForPreTraining.from_pretrained(pixel["mae"]).eval()
+    classifier = _classifier(feature_model[BUNDLE])
+    ids = np.asarray(pool["ids"]).astype(str)
+    position = {record_id: i for i, record_id in enumerate(ids)}
+    wanted = sorted({str(i) for i in selection["id"]}, key=position.__getitem__)
+    rows = np.array([position[i] for i in wanted], dtype=np.int64)
+    out, saved = [], []
+    for start in tqdm(range(0, len(rows), pixel["batch_size"]), desc="DQ pixel quantization", unit="batch"):
+        batch = np.asarray(pool["images"])[rows[start : start + pixel["batch_size"]]]
+        images, bytes_saved = quantize_images(classifier, batch, mae, pixel["mask_ratio"], pixel["mae_mean"], pixel["mae_std"])
+        out.append(images)
+        saved.append(bytes_saved)
+    saved = np.concatenate(saved)
+    original = int(len(rows) * np.prod(shape))
+    report = {"enabled": True, "mae": pixel["mae"], "mask_ratio": pixel["mask_ratio"], "images": len(rows),
+              "bytes_original": original, "bytes_saved": int(saved.sum()),
+              "saved_fraction": round(float(saved.sum()) / max(original, 1), 6)}
+    logger.info("DQ pixel stage: %d images, %d of %d bytes saved", len(rows), report["bytes_saved"], original)
+    return {"ids": np.array(wanted, dtype=str), "images": np.concatenate(out)}, report
 
 
 def _forward(bundle: dict[str, Any]):

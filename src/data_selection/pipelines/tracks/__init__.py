@@ -24,7 +24,8 @@ TRACKS = {"text": text, "image": image}
 def create_track_pipeline(track: str, namespace: str, **options) -> Pipeline:
     """The track's stages under ``namespace`` (reading ``<namespace>.selection``); ``options`` go to the track's
     ``create_pipeline``: the text track's ``target_model`` (the catalog entry it fine-tunes and evaluates), the image
-    track's ``synthetic=True`` (it also reads ``<namespace>.synthetic_images``).
+    track's ``synthetic=True`` (it also reads ``<namespace>.synthetic_images``) and ``pixel=True`` (it also reads
+    ``<namespace>.pixel_images``, pixels that replace the pool's for the ids they cover).
 
     Raises:
         ValueError: unknown track.

@@ -52,7 +52,8 @@ def _check_synthetic(synthetic: dict, pool: dict) -> tuple[np.ndarray, np.ndarra
 
 
 def materialise_images(
-    image_pool: dict, selection: pd.DataFrame, image_selection: ImageSelectionParams, synthetic_images: dict | None = None
+    image_pool: dict, selection: pd.DataFrame, image_selection: ImageSelectionParams, synthetic_images: dict | None = None,
+    pixel_images: dict | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Check each draw of the selection against the contract and the IPC budget, and fetch its images.
 
@@ -94,6 +95,7 @@ def materialise_images(
         draw_parts.append(np.full(len(index), int(seed), dtype=np.int64))
     index = np.concatenate(index_parts)
     real_images = image_pool["images"][index]
+    replaced = _replace_pixels(real_images, ids[index], pixel_images)
     if syn_images is not None:
         images = np.concatenate([real_images.astype(np.float32) / 255.0, syn_images])
     else:
@@ -116,8 +118,30 @@ def materialise_images(
         "synthetic": int(len(syn_labels)),
         "draws": len(draws),
         "per_class": (np.bincount(labels[first], minlength=n_classes) + syn_counts).tolist(),
+        "pixel_quantized": replaced,
     }
     return arrays, summary
+
+
+def _replace_pixels(real_images: np.ndarray, real_ids: np.ndarray, pixel_images: dict | None) -> int:
+    """Put a method's own pixels (DQ's pixel stage: ``{"ids", "images"}``) in place of the pool's for the ids they
+    cover, in ``real_images`` (a fresh array from fancy indexing, never the pool); returns how many rows changed.
+
+    Raises:
+        ValueError: pixels of another shape or dtype than the pool's, or ids that are not selected.
+    """
+    if pixel_images is None or len(pixel_images["ids"]) == 0:
+        return 0
+    images = np.asarray(pixel_images["images"])
+    if images.dtype != real_images.dtype or images.shape[1:] != real_images.shape[1:]:
+        raise ValueError(f"pixel_images are {images.dtype} {images.shape[1:]}, the pool's {real_images.dtype} {real_images.shape[1:]}")
+    row = {str(i): n for n, i in enumerate(np.asarray(pixel_images["ids"]).astype(str))}
+    unknown = set(row) - set(real_ids.tolist())
+    if unknown:
+        raise ValueError(f"pixel_images holds {len(unknown)} ids that are not selected, e.g. {sorted(unknown)[:3]}")
+    hits = np.array([row.get(i, -1) for i in real_ids.tolist()], dtype=np.int64)
+    real_images[hits >= 0] = images[hits[hits >= 0]]
+    return int((hits >= 0).sum())
 
 
 def _draw_for(selected_images: dict, seed: int) -> np.ndarray:
@@ -206,10 +230,15 @@ def evaluate_over_seeds(
     return result, {k: {"value": v, "step": 0} for k, v in mean.items()}, rows
 
 
-def create_pipeline(namespace: str, synthetic: bool = False) -> Pipeline:
-    """``<ns>.selection`` (+ ``<ns>.synthetic_images`` when ``synthetic``) -> ``<ns>.selected_images`` ->
-    ``<ns>.classifiers`` -> ``<ns>.evaluation_metrics``, ``<ns>.test_predictions``, ``<ns>.mlflow_metrics``."""
-    inputs = ["image_pool", "selection", "params:image_selection"] + (["synthetic_images"] if synthetic else [])
+def create_pipeline(namespace: str, synthetic: bool = False, pixel: bool = False) -> Pipeline:
+    """``<ns>.selection`` (+ ``<ns>.synthetic_images`` when ``synthetic``, + ``<ns>.pixel_images`` when ``pixel``) ->
+    ``<ns>.selected_images`` -> ``<ns>.classifiers`` -> ``<ns>.evaluation_metrics``, ``<ns>.test_predictions``,
+    ``<ns>.mlflow_metrics``."""
+    inputs = {"image_pool": "image_pool", "selection": "selection", "image_selection": "params:image_selection"}
+    if synthetic:
+        inputs["synthetic_images"] = "synthetic_images"
+    if pixel:
+        inputs["pixel_images"] = "pixel_images"
     template = Pipeline(
         [
             node(materialise_images, inputs, ["selected_images", "selection_summary"], name="materialise_images"),
