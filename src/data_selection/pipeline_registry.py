@@ -35,7 +35,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     compare = prep + reference
     for method in text_methods:
         compare += method_pipeline(method)
-    compare += reporting.create_pipeline([m.name for m in text_methods] + ["reference"], baseline_of(methods))
+    costs = {m.name: m.cost for m in text_methods if m.cost}
+    compare += reporting.create_pipeline([m.name for m in text_methods] + ["reference"], baseline_of(methods), costs)
     pipelines["compare"] = compare
     image_methods = [m for m in methods.values() if m.track == "image"]
     compare_images = image_prep

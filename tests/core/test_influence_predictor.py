@@ -118,3 +118,24 @@ def test_regressors_learn_a_linear_signal(kind):
     target = features @ np.array([1.0, -1.0, 0.5, 0.0])
     result = cross_validate(features, target, lambda: make_regressor(kind, 0), "regression", 4, 0)
     assert result["metric"] > 0.6, result["metric"]
+
+
+def test_gradient_counts_and_the_30_percent_cap_by_hand():
+    from data_selection.core.influence_predictor import candidate_cap, capped_candidates, gradient_counts
+
+    # pool 1,000, 150 training points + 60 candidates, 69 validation questions, 4 checkpoints
+    counts = gradient_counts(1000, 210, 69, 4)
+    assert counts["gradients"] == (210 + 69) * 4 == 1116 and counts["full_less_gradients"] == 1069 * 4 == 4276
+    assert counts["fraction_of_full_less"] == pytest.approx(1116 / 4276)
+    assert gradient_counts(1000, 1000, 69, 4)["fraction_of_full_less"] == 1.0  # full LESS itself
+    # cap: floor(0.3 * 1,069) = 320 gradients per checkpoint, minus 150 training points and 69 validation = 101
+    assert candidate_cap(1000, 150, 69, 0.3) == 101
+    with pytest.raises(ValueError, match="lower train_fraction"):
+        candidate_cap(1000, 300, 69, 0.3)
+    # beyond the cap: the highest predicted scores, ties to the lower index, returned ascending
+    predicted = np.array([0.0, 5.0, 1.0, 5.0, 3.0, 9.0])
+    np.testing.assert_array_equal(capped_candidates(np.array([1, 2, 3, 4, 5]), predicted, 3), [1, 3, 5])
+    np.testing.assert_array_equal(capped_candidates(np.array([1, 2, 3, 4, 5]), predicted, 2), [1, 5])
+    np.testing.assert_array_equal(capped_candidates(np.array([2, 4]), predicted, 5), [2, 4])
+    with pytest.raises(ValueError, match="bad counts"):
+        gradient_counts(10, 11, 0, 1)

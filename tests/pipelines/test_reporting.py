@@ -86,3 +86,21 @@ def test_each_target_is_compared_with_its_own_random_baseline():
     assert rows.loc["small2large", "mean"] == pytest.approx((nll - 0.375).mean())
     assert list(rows.index) == ["less", "small2large", "random", "random_large"]  # methods, then the baselines
     assert len(figure.axes) == 2
+
+
+def test_gradient_cost_columns_come_from_each_methods_cost_dataset():
+    rng = np.random.default_rng(3)
+    correct, nll = rng.random((2, 40)) < 0.5, rng.random((2, 40))
+    cost = {"less_predictor__cost": {"gradients": 1116, "fraction_of_full_less": 0.261}}
+    table, _ = compare_methods(JUDGE, **_evaluation("random", correct, nll), **_evaluation("less_predictor", correct, nll),
+                               **cost)
+    row = table[(table["method"] == "less_predictor") & (table["metric"] == "accuracy")].iloc[0]
+    assert row["real_gradients"] == 1116 and row["gradient_fraction_of_full_less"] == 0.261
+    assert table[table["method"] == "random"]["real_gradients"].isna().all()  # no cost dataset: empty, not 0
+
+
+def test_the_compare_pipeline_reads_less_and_the_predictors_gradient_counts():
+    from data_selection.pipeline_registry import register_pipelines
+
+    report = [n for n in register_pipelines()["compare"].nodes if n.name == "compare_methods"][0]
+    assert {"less.gradient_counts", "less_predictor.gradient_counts"} <= set(report.inputs)

@@ -239,6 +239,58 @@ def top_level_candidates(levels: np.ndarray, n_levels: int) -> np.ndarray:
     return np.flatnonzero(np.asarray(levels) == int(n_levels) - 1).astype(np.int64)
 
 
+def gradient_counts(pool_size: int, with_gradients: int, validation_questions: int, checkpoints: int) -> dict[str, float]:
+    """Real gradient computations of a LESS-style run against full LESS on the same pool (one gradient = one example
+    at one warmup checkpoint; the validation questions' gradients count for both).
+
+    Returns:
+        ``{pool, checkpoints, validation_questions, pool_gradients, full_less_pool_gradients, gradients,
+        full_less_gradients, fraction_of_full_less}``.
+
+    Raises:
+        ValueError: negative counts, or more examples with gradients than the pool holds.
+    """
+    if min(pool_size, with_gradients, validation_questions, checkpoints) < 0 or with_gradients > pool_size:
+        raise ValueError(f"bad counts: {with_gradients} examples with gradients in a pool of {pool_size}, "
+                         f"{validation_questions} validation questions, {checkpoints} checkpoints")
+    counts = {
+        "pool": int(pool_size), "checkpoints": int(checkpoints), "validation_questions": int(validation_questions),
+        "pool_gradients": int(with_gradients * checkpoints), "full_less_pool_gradients": int(pool_size * checkpoints),
+        "gradients": int((with_gradients + validation_questions) * checkpoints),
+        "full_less_gradients": int((pool_size + validation_questions) * checkpoints),
+    }
+    counts["fraction_of_full_less"] = counts["gradients"] / max(counts["full_less_gradients"], 1)
+    return counts
+
+
+def candidate_cap(pool_size: int, training_points: int, validation_questions: int, max_fraction: float) -> int:
+    """How many step-6 candidates may get real gradients so that the whole run computes at most ``max_fraction`` of
+    full LESS's gradients: floor(max_fraction (N + V)) - T - V (checkpoints cancel out).
+
+    Raises:
+        ValueError: the training points and validation questions alone already exceed the cap (lower
+            ``train_fraction`` or raise ``max_gradient_fraction``).
+    """
+    cap = int(np.floor(float(max_fraction) * (pool_size + validation_questions) + 1e-9)) - training_points - validation_questions
+    if cap < 0:
+        raise ValueError(
+            f"{training_points} training points + {validation_questions} validation questions already need "
+            f"{(training_points + validation_questions) / (pool_size + validation_questions):.1%} of full LESS's "
+            f"gradients, above max_gradient_fraction={max_fraction}: lower train_fraction"
+        )
+    return cap
+
+
+def capped_candidates(candidates: np.ndarray, predicted: np.ndarray, cap: int) -> np.ndarray:
+    """At most ``cap`` of the step-6 ``candidates`` (pool indices): those with the highest predicted influence
+    (ties: the lower index), returned ascending."""
+    candidates = np.asarray(candidates, dtype=np.int64)
+    if len(candidates) <= cap:
+        return candidates
+    order = np.lexsort((candidates, -np.asarray(predicted, dtype=np.float64)[candidates]))
+    return np.sort(candidates[order[: max(int(cap), 0)]])
+
+
 def combined_scores(pool_size: int, real: dict[int, float], predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One score per pool example: real influence where it was computed, the regressor's prediction elsewhere.
 

@@ -59,6 +59,8 @@ class Method:
             (SmolLM2-135M, the default) or another :class:`~data_selection.io.datasets.PretrainedModelDataset` entry
             such as ``large_target_model`` (Gemma-3-270M). Point the entry at another model per environment
             (``conf/<env>/catalog.yml``) to switch the target for a run.
+        cost: the method's own dataset (un-namespaced) with its compute cost as ``{"gradients", "fraction_of_full_less",
+            ...}`` (LESS and the LESS predictor: ``gradient_counts``); the comparison report shows it per method.
     """
 
     name: str
@@ -70,6 +72,7 @@ class Method:
     description: str = ""
     baseline: bool = False
     target_model: str = "base_model"
+    cost: str | None = None
 
     def __post_init__(self):
         if self.track not in ("text", "image"):

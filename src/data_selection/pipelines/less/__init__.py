@@ -11,6 +11,7 @@ METHOD = Method(
     output="scores",
     inputs=frozenset({"pool", "target_validation", "base_model"}),
     parameters=frozenset({"params:less"}),
+    cost="gradient_counts",
     description="LESS: LoRA warmup, Adam-preconditioned projected LoRA gradients, influence matching",
 )
 

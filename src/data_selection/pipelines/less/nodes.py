@@ -193,3 +193,12 @@ def score_influence(
     scores, per_subtask, subtask_names = aggregate_influence(influence, subtasks, params["aggregation"])
     best = [subtask_names[i] for i in per_subtask.argmax(axis=1)]
     return scores_table(pool, scores, {"best_subtask": best, "target_task": options["target_task"]})
+
+
+def count_gradients(pool: list[dict], validation_features: dict[str, np.ndarray], warmup_summary: dict) -> dict[str, Any]:
+    """Full LESS's real gradient computations (every pool example and validation question at every warmup
+    checkpoint), in the same form as ``less_predictor.gradient_counts``, so the comparison report can show both."""
+    from data_selection.core.influence_predictor import gradient_counts
+
+    n_val = int(next(iter(validation_features.values())).shape[0])
+    return gradient_counts(len(pool), len(pool), n_val, len(warmup_summary["checkpoints"]))

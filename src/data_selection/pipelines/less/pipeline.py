@@ -3,7 +3,14 @@
 from kedro.pipeline import Pipeline, node
 from kedro.pipeline.node import Node
 
-from .nodes import pool_gradient_features, sample_warmup_set, score_influence, validation_gradient_features, warmup_lora
+from .nodes import (
+    count_gradients,
+    pool_gradient_features,
+    sample_warmup_set,
+    score_influence,
+    validation_gradient_features,
+    warmup_lora,
+)
 
 
 def gradient_stage(examples: str, features: str, timings: str, name: str) -> list[Node]:
@@ -48,5 +55,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "scores",
                 name="score_influence",
             ),
+            node(count_gradients, ["pool", "validation_features", "warmup_summary"], "gradient_counts",
+                 name="count_gradients"),
         ]
     )

@@ -12,6 +12,7 @@ METHOD = Method(
     output="scores",
     inputs=frozenset({"pool", "target_validation", "base_model", "sentence_embedder"}),
     parameters=frozenset({"params:less", "params:less_predictor"}),
+    cost="gradient_counts",
     description="LESS influence for a share of the pool, predicted for the rest from MiniLM embeddings (NN-CIFT style)",
 )
 

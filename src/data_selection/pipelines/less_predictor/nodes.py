@@ -14,7 +14,10 @@ import pandas as pd
 
 from data_selection.core.influence_predictor import (
     AGGREGATIONS,
+    candidate_cap,
+    capped_candidates,
     combined_scores,
+    gradient_counts,
     cross_validate,
     influence_aggregations,
     make_classifier,
@@ -33,10 +36,18 @@ from data_selection.pipelines.select.nodes import scores_table
 logger = logging.getLogger(__name__)
 
 
-def split_pool(pool: list[dict], params: LessPredictorParams) -> tuple[list[dict], pd.DataFrame]:
+def split_pool(
+    pool: list[dict], target_validation: list[dict], params: LessPredictorParams
+) -> tuple[list[dict], pd.DataFrame]:
     """Seeded disjoint split (``train_fraction``, ``split_seed``): the training points and a table ``id, index,
-    part`` (``training`` or ``rest``) for every pool example, in pool order."""
+    part`` (``training`` or ``rest``) for every pool example, in pool order.
+
+    Raises:
+        ValueError: the training points and the validation questions alone would need more than
+            ``max_gradient_fraction`` of full LESS's gradients (checked before any gradient is computed).
+    """
     training, _ = split_training_points(len(pool), params["train_fraction"], params["split_seed"])
+    candidate_cap(len(pool), len(training), len(target_validation), params["max_gradient_fraction"])
     part = np.full(len(pool), "rest", dtype=object)
     part[training] = "training"
     table = pd.DataFrame({"id": [r["id"] for r in pool], "index": np.arange(len(pool)), "part": part})
@@ -85,6 +96,7 @@ def fit_predictors(
     pool_embeddings: dict[str, np.ndarray],
     pool_split: pd.DataFrame,
     training_influence: pd.DataFrame,
+    target_validation: list[dict],
     params: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict, list[dict]]:
     """Cross-validated predictors for every aggregation (the extended LESS table), then the selection predictor.
@@ -92,6 +104,9 @@ def fit_predictors(
     For each aggregation: ``cv_folds``-fold R^2 and Spearman rho of the regressor and accuracy of the level
     classifier (``n_levels`` quantile levels), each fold scored only on its held-out training points. Then the
     regressor and the classifier of ``aggregation`` are fitted on every training point and predict the whole pool.
+    The step-6 candidates (the rest predicted at the top level) are capped so that the run's real gradients stay
+    within ``max_gradient_fraction`` of full LESS's (:func:`candidate_cap`; beyond it, the candidates with the
+    highest predicted score), and the report says how many were dropped.
 
     Returns:
         (predictions ``id, part, predicted_score, predicted_level, candidate`` per pool example; the report;
@@ -128,13 +143,19 @@ def fit_predictors(
     predicted_level = classifier.predict(X).astype(np.int64)
     is_rest = (pool_split["part"] == "rest").to_numpy()
     candidate = np.zeros(len(pool), dtype=bool)
+    predicted_score = regressor.predict(X)
+    top_level = np.zeros(0, dtype=np.int64)
     if params["selection_mode"] == "candidates":
-        candidate[top_level_candidates(np.where(is_rest, predicted_level, -1), n_levels)] = True
+        top_level = top_level_candidates(np.where(is_rest, predicted_level, -1), n_levels)
+        cap = candidate_cap(len(pool), int(train_idx.size), len(target_validation), params["max_gradient_fraction"])
+        candidate[capped_candidates(top_level, predicted_score, cap)] = True
     predictions = pd.DataFrame({
-        "id": pool_split["id"], "part": pool_split["part"], "predicted_score": regressor.predict(X),
+        "id": pool_split["id"], "part": pool_split["part"], "predicted_score": predicted_score,
         "predicted_level": predicted_level, "candidate": candidate,
     })
     report["candidates"] = int(candidate.sum())
+    report["top_level_predicted"] = int(top_level.size)
+    report["candidates_dropped_by_cap"] = int(top_level.size - candidate.sum())
     return predictions, report, [pool[int(i)] for i in np.flatnonzero(candidate)]
 
 
@@ -175,15 +196,8 @@ def combine_scores(
     checkpoints = len(warmup_summary["checkpoints"])
     n_val = int(next(iter(validation_features.values())).shape[0])
     n_train, n_cand = len(training_influence), len(candidate_influence)
-    counts = {
-        "pool": len(pool), "checkpoints": checkpoints, "validation_questions": n_val,
-        "training_points": n_train, "candidates": n_cand,
-        "pool_gradients": (n_train + n_cand) * checkpoints,
-        "full_less_pool_gradients": len(pool) * checkpoints,
-        "gradients": (n_train + n_cand + n_val) * checkpoints,
-        "full_less_gradients": (len(pool) + n_val) * checkpoints,
-    }
-    counts["fraction_of_full_less"] = counts["gradients"] / counts["full_less_gradients"]
+    counts = {"training_points": n_train, "candidates": n_cand,
+              **gradient_counts(len(pool), n_train + n_cand, n_val, checkpoints)}
     logger.info("real gradients: %d of full LESS's %d (%.1f%%)", counts["gradients"], counts["full_less_gradients"],
                 100 * counts["fraction_of_full_less"])
     return scores_table(pool, scores, extra), counts

@@ -30,5 +30,6 @@ class LessPredictorParams(Params):
     cv_folds: int = Field(5, ge=2)
     cv_seed: int = 0
     selection_mode: Literal["candidates", "predicted"] = "candidates"  # candidates = extended LESS step 6
+    max_gradient_fraction: float = Field(0.3, gt=0, le=1)  # issue 12: real gradients <= 30 % of full LESS's
     features: Literal["minilm", "hidden_states"] = "minilm"
     embedding: EmbeddingParams = Field(default_factory=EmbeddingParams)

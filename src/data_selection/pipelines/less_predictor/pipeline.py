@@ -17,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     """The predictor's nodes, un-namespaced (the registry puts them under ``less_predictor``); ends in ``scores``."""
     return Pipeline(
         [
-            node(split_pool, ["pool", "params:less_predictor"], ["training_points", "pool_split"], name="split_pool"),
+            node(split_pool, ["pool", "target_validation", "params:less_predictor"], ["training_points", "pool_split"], name="split_pool"),
             *gradient_stage("training_points", "training_features", "training_gradient_timings", "training_gradient_features"),
             node(
                 real_influence,
@@ -28,7 +28,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(embed_pool, ["sentence_embedder", "base_model", "pool", "params:less_predictor", "params:less"], "pool_embeddings", name="embed_pool"),
             node(
                 fit_predictors,
-                ["pool", "pool_embeddings", "pool_split", "training_influence", "params:less_predictor"],
+                ["pool", "pool_embeddings", "pool_split", "training_influence", "target_validation", "params:less_predictor"],
                 ["predictions", "predictor_report", "candidates"],
                 name="fit_predictors",
             ),

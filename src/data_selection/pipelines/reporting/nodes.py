@@ -90,10 +90,12 @@ def compare_methods(
         baseline_of: ``{method: baseline method}`` (``registry.baseline_of``); methods not in it use ``random``.
         evaluations: ``<method>__predictions`` (rows of ``<method>.test_predictions``), ``<method>__metrics``
             (``<method>.evaluation_metrics``) and, except for ``reference``, ``<method>__summary``
-            (``<method>.selection_summary``: the budget in examples) for every registered method and its baseline.
+            (``<method>.selection_summary``: the budget in examples) for every registered method and its baseline;
+            optionally ``<method>__cost`` (its ``Method.cost`` dataset: real gradient computations).
 
     Returns:
-        (table with one row per (method, metric): ``method, metric, target_model, baseline, train_examples, mean, std,
+        (table with one row per (method, metric): ``method, metric, target_model, baseline, train_examples,
+        real_gradients, gradient_fraction_of_full_less`` (empty for methods without a ``cost`` dataset), ``mean, std,
         n_seeds, ci95_low, ci95_high, delta_vs_random, delta_ci95_low, delta_ci95_high`` (the delta against
         ``baseline``); the figure).
 
@@ -191,9 +193,11 @@ def _compare_table(
             # the seeds are paired as well as the questions; the base model (one run) is paired on questions only
             paired = method != reference or seeds_of(method) == seeds_of(base)
             delta, low, high = stats.paired_delta_ci(matrix, base_matrix, pair_seeds=paired, **options)
+            cost = evaluations.get(f"{method}__cost") or {}
             rows.append(
                 {"method": method, "metric": metric, "target_model": targets[method], "baseline": base,
-                 "train_examples": budgets.get(method, 0), **summary,
+                 "train_examples": budgets.get(method, 0), "real_gradients": cost.get("gradients"),
+                 "gradient_fraction_of_full_less": cost.get("fraction_of_full_less"), **summary,
                  "delta_vs_random": delta, "delta_ci95_low": low, "delta_ci95_high": high}
             )
     return pd.DataFrame(rows)
@@ -237,12 +241,15 @@ def for_baselines(baseline_of: Mapping[str, str]):
     return bound
 
 
-def evaluation_inputs(methods: Mapping[str, Any]) -> dict[str, str]:
-    """The report node's inputs: ``{"<m>__predictions": "<m>.test_predictions", "<m>__metrics": ..., "<m>__summary": ...}``."""
+def evaluation_inputs(methods: Mapping[str, Any], costs: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The report node's inputs: ``{"<m>__predictions": "<m>.test_predictions", "<m>__metrics": ..., "<m>__summary": ...}``,
+    plus ``"<m>__cost": "<m>.<dataset>"`` for the methods in ``costs`` (``{method: its cost dataset}``)."""
     inputs = {}
     for name in methods:
         inputs[f"{name}__predictions"] = f"{name}.test_predictions"
         inputs[f"{name}__metrics"] = f"{name}.evaluation_metrics"
         if name != REFERENCE:
             inputs[f"{name}__summary"] = f"{name}.selection_summary"
+        if costs and name in costs:
+            inputs[f"{name}__cost"] = f"{name}.{costs[name]}"
     return inputs

@@ -7,12 +7,15 @@ from kedro.pipeline import Pipeline, node
 from .nodes import compare_image_methods, evaluation_inputs, for_baselines
 
 
-def create_pipeline(method_names, baseline_of: dict[str, str] | None = None, **kwargs) -> Pipeline:
+def create_pipeline(
+    method_names, baseline_of: dict[str, str] | None = None, costs: dict[str, str] | None = None, **kwargs
+) -> Pipeline:
     """The report node over ``method_names`` (which must include each method's baseline; ``reference`` is optional).
 
-    ``baseline_of`` maps a method to the random baseline on its target model (default: ``random`` for all).
+    ``baseline_of`` maps a method to the random baseline on its target model (default: ``random`` for all);
+    ``costs`` maps a method to its cost dataset (``Method.cost``), shown as the report's gradient columns.
     """
-    inputs = {"judge": "params:judge", **evaluation_inputs(method_names)}
+    inputs = {"judge": "params:judge", **evaluation_inputs(method_names, costs)}
     with warnings.catch_warnings():
         # the report reads other namespaces' outputs (``less.test_predictions``) by their full, dotted names
         warnings.filterwarnings("ignore", message="One or more dataset names contain")
