@@ -46,8 +46,9 @@ def base_model(config, request):
 
 
 @pytest.fixture(scope="module")
-def scored(config, base_model):
+def scored(config, base_model, tmp_path_factory):
     from data_selection.config import package_path
+    from data_selection.core.shards import ShardStore
     from data_selection.sources import normalise_alpaca
     from data_selection.llm.prompts import mmlu_question_text
     from data_selection.pipelines.data_prep.nodes import prepare_targets
@@ -86,7 +87,7 @@ def scored(config, base_model):
     # warm up on the unrelated examples only: what is tested is the scoring, not memorising a warmup copy
     warmup_set = nodes.sample_warmup_set(unrelated, less)
     checkpoints, summary = nodes.warmup_lora(base_model, warmup_set, less)
-    pool_features, _ = nodes.pool_gradient_features(base_model, checkpoints, pool, less)
+    pool_features, _ = nodes.pool_gradient_features(base_model, checkpoints, pool, ShardStore(tmp_path_factory.mktemp("shards")), less)
     validation_features = nodes.validation_gradient_features(base_model, checkpoints, validation, less)
     table = nodes.score_influence(pool, pool_features, validation_features, summary, validation, less)
     return pool, validation, table, summary

@@ -242,7 +242,8 @@ def test_prompt_that_cannot_fit_is_a_failure_not_a_crash(scorer_parts):
     assert all("max_length" in r for r in result.failures.values())
 
 
-def test_rating_node_reports_cuts_per_example_and_prompt(scorer_parts):
+def test_rating_node_reports_cuts_per_example_and_prompt(scorer_parts, tmp_path):
+    from data_selection.core.shards import ShardStore
     from data_selection.pipelines.selectit.nodes import rating_probabilities
 
     model, tokenizer = scorer_parts
@@ -254,7 +255,7 @@ def test_rating_node_reports_cuts_per_example_and_prompt(scorer_parts):
         "max_length": 25, "rating_levels": 5, "num_prompts": 2, "batch_size": 2, "truncate_instruction": "middle",
         "min_instruction_tokens": 32, "prompt_separator": "\n\n", "prompts": [PROMPT, PROMPT + " please"],
     }
-    table = rating_probabilities(CausalLM(model, tokenizer, "tiny"), pool, params)
+    table = rating_probabilities(CausalLM(model, tokenizer, "tiny"), pool, ShardStore(tmp_path / "r"), params)
     assert list(table["id"]) == ["long", "short", "long", "short"]
     # prompt 2 has one more fixed token: budget 9, instruction floor 9 // 2 = 4
     assert table["instruction_tokens_cut"].tolist() == [7, 0, 8, 0]
@@ -276,3 +277,38 @@ def test_parameter_schema_rejects_bad_rating_settings_before_any_model_loads():
                        ({"level": "document"}, "level"), ({"max_lenght": 64}, "max_lenght")]:
         with pytest.raises(ValidationError, match=match):
             SelectITParams.model_validate({**good, **bad})
+
+
+def test_rating_shards_resume_and_equal_the_unsharded_pass(scorer_parts, tmp_path, monkeypatch):
+    from data_selection.core.shards import ShardStore
+    from data_selection.llm.rating import RatingScorer
+    from data_selection.pipelines.selectit.nodes import rating_probabilities
+
+    model, tokenizer = scorer_parts
+    lm = CausalLM(model, tokenizer, "tiny")
+    pool = [{"id": f"ex{i}", "messages": [{"role": "user", "content": _words("w", 2 + i)},
+                                          {"role": "assistant", "content": _words("apple", 1 + i % 3)}]} for i in range(5)]
+    params = {
+        "max_length": 64, "rating_levels": 5, "num_prompts": 2, "batch_size": 2, "truncate_instruction": "middle",
+        "min_instruction_tokens": 32, "prompt_separator": "\n\n", "prompts": [PROMPT, PROMPT + " please"],
+    }
+    whole = rating_probabilities(lm, pool, ShardStore(tmp_path / "whole"), {**params, "sharding": {"shard_size": 5, "executor": "local"}})
+    store = ShardStore(tmp_path / "sharded")
+    sharded = {**params, "sharding": {"shard_size": 2, "executor": "local"}}
+    first = rating_probabilities(lm, pool, store, sharded)
+    assert store.keys() == ["00000000-00000002", "00000002-00000004", "00000004-00000005"]
+    probabilities = [c for c in whole.columns if c.startswith("p_")]
+    np.testing.assert_allclose(first[probabilities].to_numpy(), whole[probabilities].to_numpy(), rtol=1e-5, atol=1e-9)
+    # a killed run: the middle shard is missing; the rerun rates only its 2 examples (under each of the 2 prompts)
+    store.path("00000002-00000004").unlink()
+    rated = []
+    original = RatingScorer.probabilities
+    monkeypatch.setattr(RatingScorer, "probabilities",
+                        lambda self, prompt, pairs, **kw: rated.append(len(pairs)) or original(self, prompt, pairs, **kw))
+    again = rating_probabilities(lm, pool, store, sharded)
+    assert rated == [2, 2]
+    np.testing.assert_allclose(again[probabilities].to_numpy(), first[probabilities].to_numpy(), rtol=1e-5, atol=1e-9)
+    # other rating prompts: the stored shards are not reused
+    rated.clear()
+    rating_probabilities(lm, pool, store, {**sharded, "prompts": [PROMPT + " now", PROMPT]})
+    assert sum(rated) == 2 * 5

@@ -34,6 +34,7 @@ def _inputs(mode: str):
         "less_predictor.validation_features": {"epoch_1": np.zeros((3, 4)), "epoch_2": np.zeros((3, 4))},
         "less_predictor.warmup_summary": {"checkpoints": {"epoch_1": {"epoch": 1, "mean_lr": 1.0}, "epoch_2": {"epoch": 2, "mean_lr": 0.5}}},
         "base_model": None, "target_validation": [], "less_predictor.warmup_checkpoints": {},  # unused: no candidates
+        "less_predictor.candidate_gradient_shards": None,
         "params:less_predictor": dict(PARAMS, selection_mode=mode), "params:less": {},
         "params:selection": {"budget_fraction": 0.25, "max_samples": None, "seed": 0},
     }

@@ -208,6 +208,28 @@ class TensorBundleDataset(LocalFileDataset):
                 )
 
 
+class ShardStoreDataset(LocalFileDataset):
+    """The shard folder of a per-example pass (:class:`data_selection.core.shards.ShardStore`): one ``<start>-<stop>.npz``
+    partition per index range, written atomically by the pass itself as it goes (so a killed run keeps every finished
+    shard) and bound to a fingerprint of the pass's inputs.
+
+    Loading returns the store (a handle: nothing is read until the pass asks); it never fails, since an empty or
+    missing folder is the start of a pass. Saving is not supported: the pass node writes through the handle and
+    outputs the assembled arrays as its own dataset.
+    """
+
+    def _load(self):
+        from data_selection.core.shards import ShardStore
+
+        return ShardStore(self._filepath)
+
+    def _save(self, data: Any) -> None:
+        raise DatasetError(f"{self._filepath}: a shard store is written by its pass through the loaded handle")
+
+    def _exists(self) -> bool:
+        return True
+
+
 class PretrainedModelDataset(AbstractDataset):
     """A causal LM loaded offline, converted once and cached as safetensors (read-only dataset).
 

@@ -159,3 +159,20 @@ class ImageTrainParams(Params):
     eval_batch_size: int = Field(1024, ge=1)
     device: str = "auto"
     num_threads: int | None = Field(None, ge=1)
+
+
+class RayExecutorParams(Params):
+    """Ray Data actors of a sharded pass (``executor: ray``): how many, and the CPUs / GPUs each holds."""
+
+    concurrency: int = Field(1, ge=1)
+    num_cpus: float = Field(1, gt=0)
+    num_gpus: float = Field(0, ge=0)
+
+
+class ShardingParams(Params):
+    """How a per-example pass is split and where it runs (:mod:`data_selection.executors`): ``shard_size`` examples
+    per shard file (the unit a killed run resumes from), ``executor`` ``local`` (this process) or ``ray``."""
+
+    shard_size: int = Field(64, ge=1)
+    executor: Literal["local", "ray"] = "local"
+    ray: RayExecutorParams = Field(default_factory=RayExecutorParams)

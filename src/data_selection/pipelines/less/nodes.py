@@ -6,7 +6,10 @@ The math is in :mod:`data_selection.core.less`; gradients in :mod:`data_selectio
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,7 @@ from data_selection.core.less import (
     target_columns,
 )
 from data_selection.core.selection import random_indices
+from data_selection.core.shards import ShardStore
 from data_selection.llm.less_features import collect_features, encode_pool, encode_validation
 from data_selection.llm.models import CausalLM
 from data_selection.llm.prompts import resolve_prompt_format
@@ -78,18 +82,67 @@ def warmup_lora(base_model: CausalLM, warmup_set: list[dict], params: dict[str, 
     return bundles, summary
 
 
+def gradient_fingerprint(base_model: CausalLM, warmup_checkpoints: dict, encoded: list[dict], params: dict[str, Any]) -> str:
+    """A hash of everything a pool gradient depends on: the model's name, every checkpoint tensor (LoRA weights and
+    Adam moments), the encoded examples (tokens and labels) and the LoRA / gradient / prompt parameters. Shards
+    stored under another fingerprint are never reused (:meth:`ShardStore.bind`)."""
+    digest = hashlib.sha256()
+    keys = ("lora", "gradients", "prompt_format")
+    digest.update(json.dumps([base_model.name, {k: params.get(k) for k in keys}], sort_keys=True, default=str).encode())
+    for name in sorted(warmup_checkpoints):
+        for key in sorted(warmup_checkpoints[name]["tensors"]):
+            digest.update(f"{name}/{key}".encode())
+            digest.update(warmup_checkpoints[name]["tensors"][key].detach().cpu().contiguous().numpy().tobytes())
+    for example in encoded:
+        digest.update(np.asarray(example["input_ids"], dtype=np.int64).tobytes())
+        digest.update(np.asarray(example["labels"], dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
 def pool_gradient_features(
-    base_model: CausalLM, warmup_checkpoints: dict, pool: list[dict], params: dict[str, Any]
+    base_model: CausalLM, warmup_checkpoints: dict, pool: list[dict], gradient_shards: ShardStore, params: dict[str, Any]
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Adam-preconditioned, projected, normalised LoRA gradients of every pool example, per checkpoint.
+    """Adam-preconditioned, projected, normalised LoRA gradients of every pool example, per checkpoint, computed in
+    shards (``less.sharding``): ``shard_size`` examples per file of ``gradient_shards``, by the ``local`` or ``ray``
+    executor (:func:`data_selection.executors.run_shards`). A rerun after a kill computes only the missing shards;
+    shards of other inputs (:func:`gradient_fingerprint`) are deleted, never reused.
 
     Pool examples are encoded in ``less.prompt_format`` (official: Tulu), as in the warmup.
+
+    Returns:
+        (``{checkpoint: float32 (N, projection_dim)}`` in pool order; timings ``{forward_backward_s, projection_s,
+        examples_per_s, wall_s, shards: {shards, computed, reused, corrupt}, executor}``: the first three summed over
+        the shards computed in this process, so only for the ``local`` executor).
     """
+    from data_selection.executors import run_shards
+
     options = check_less_params(params)
     encoded = encode_pool(
         base_model.tokenizer, [r["messages"] for r in pool], int(params["gradients"]["max_length"]), options["prompt_format"]
     )
-    return collect_features(base_model, encoded, warmup_checkpoints, params["lora"], params["gradients"], "adam", "pool")
+    sharding = params.get("sharding") or {"shard_size": 64, "executor": "local", "ray": {}}
+    gradient_shards.bind(gradient_fingerprint(base_model, warmup_checkpoints, encoded, params))
+    spent = {"forward_backward_s": 0.0, "projection_s": 0.0, "examples": 0}
+
+    def make_compute():
+        def compute(start: int, stop: int) -> dict[str, np.ndarray]:
+            features, timings = collect_features(base_model, encoded[start:stop], warmup_checkpoints, params["lora"],
+                                                 params["gradients"], "adam", f"pool {start}-{stop}")
+            spent["forward_backward_s"] += timings["forward_backward_s"]
+            spent["projection_s"] += timings["projection_s"]
+            spent["examples"] += (stop - start) * len(features)
+            return features
+
+        return compute
+
+    started = time.perf_counter()
+    features, report = run_shards(gradient_shards, [r["id"] for r in pool], int(sharding["shard_size"]), make_compute,
+                                  sharding["executor"], sharding.get("ray"), description="LESS pool gradients")
+    busy = spent["forward_backward_s"] + spent["projection_s"]
+    timings = {"forward_backward_s": spent["forward_backward_s"], "projection_s": spent["projection_s"],
+               "examples_per_s": spent["examples"] / busy if busy else None, "wall_s": time.perf_counter() - started,
+               "shards": report.as_dict(), "executor": sharding["executor"]}
+    return features, timings
 
 
 def validation_gradient_features(

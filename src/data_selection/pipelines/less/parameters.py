@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from data_selection.pipelines.parameters import LoraParams, Params, TrainingParams
+from data_selection.pipelines.parameters import LoraParams, Params, ShardingParams, TrainingParams
 
 
 class WarmupLoraParams(LoraParams):
@@ -50,3 +50,4 @@ class LessParams(LessOptions):
     warmup_training: WarmupTrainingParams
     gradients: GradientParams
     aggregation: Literal["subtask_mean_max", "mean", "max"] = "subtask_mean_max"
+    sharding: ShardingParams = Field(default_factory=ShardingParams)

@@ -13,7 +13,7 @@ from .nodes import (
 )
 
 
-def gradient_stage(examples: str, features: str, timings: str, name: str) -> list[Node]:
+def gradient_stage(examples: str, features: str, timings: str, name: str, shards: str = "pool_gradient_shards") -> list[Node]:
     """LESS's gradient stage as nodes, un-namespaced: warmup set from ``pool`` -> warmup LoRA -> Adam gradient features
     of ``examples`` and SGD gradient features of ``target_validation`` at every warmup checkpoint (``params:less``).
 
@@ -25,6 +25,7 @@ def gradient_stage(examples: str, features: str, timings: str, name: str) -> lis
         features: output name of their features (checkpoint -> (N, d)).
         timings: output name of the gradient timings.
         name: the name of their gradient node.
+        shards: the shard store (catalog entry) their gradients are computed into, resumable.
 
     Returns:
         nodes ``sample_warmup_set``, ``warmup_lora``, ``<name>``, ``validation_gradient_features``, with the outputs
@@ -34,7 +35,8 @@ def gradient_stage(examples: str, features: str, timings: str, name: str) -> lis
     return [
         node(sample_warmup_set, ["pool", "params:less"], "warmup_set", name="sample_warmup_set"),
         node(warmup_lora, ["base_model", "warmup_set", "params:less"], ["warmup_checkpoints", "warmup_summary"], name="warmup_lora"),
-        node(pool_gradient_features, ["base_model", "warmup_checkpoints", examples, "params:less"], [features, timings], name=name),
+        node(pool_gradient_features, ["base_model", "warmup_checkpoints", examples, shards, "params:less"], [features, timings],
+             name=name),
         node(
             validation_gradient_features,
             ["base_model", "warmup_checkpoints", "target_validation", "params:less"],

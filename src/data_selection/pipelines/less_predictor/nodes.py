@@ -163,6 +163,7 @@ def candidate_influence(
     base_model: CausalLM,
     warmup_checkpoints: dict,
     candidates: list[dict],
+    candidate_gradient_shards,
     validation_features: dict[str, np.ndarray],
     warmup_summary: dict,
     target_validation: list[dict],
@@ -171,7 +172,7 @@ def candidate_influence(
     """Extended LESS step 6: real Adam gradients and influence for the candidates (nothing when there are none)."""
     if not candidates:
         return pd.DataFrame({"id": pd.Series([], dtype=str), **{a: pd.Series([], dtype=float) for a in AGGREGATIONS}}), {}
-    features, timings = pool_gradient_features(base_model, warmup_checkpoints, candidates, less)
+    features, timings = pool_gradient_features(base_model, warmup_checkpoints, candidates, candidate_gradient_shards, less)
     return real_influence(candidates, features, validation_features, warmup_summary, target_validation, less), timings
 
 

@@ -18,7 +18,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             node(split_pool, ["pool", "target_validation", "params:less_predictor"], ["training_points", "pool_split"], name="split_pool"),
-            *gradient_stage("training_points", "training_features", "training_gradient_timings", "training_gradient_features"),
+            *gradient_stage("training_points", "training_features", "training_gradient_timings", "training_gradient_features",
+                            shards="training_gradient_shards"),
             node(
                 real_influence,
                 ["training_points", "training_features", "validation_features", "warmup_summary", "target_validation", "params:less"],
@@ -34,7 +35,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 candidate_influence,
-                ["base_model", "warmup_checkpoints", "candidates", "validation_features", "warmup_summary", "target_validation", "params:less"],
+                ["base_model", "warmup_checkpoints", "candidates", "candidate_gradient_shards", "validation_features", "warmup_summary", "target_validation", "params:less"],
                 ["candidate_influence", "candidate_gradient_timings"],
                 name="candidate_influence",
             ),

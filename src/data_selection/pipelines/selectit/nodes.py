@@ -5,6 +5,8 @@ The math is in :mod:`data_selection.core.selectit`; the model code in :mod:`data
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from typing import Any
 
@@ -14,9 +16,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 
 from data_selection.core import selectit as sit  # noqa: E402
 from data_selection.core.selection import top_k_indices  # noqa: E402
+from data_selection.core.shards import ShardStore  # noqa: E402
 from data_selection.llm.models import CausalLM  # noqa: E402
 from data_selection.llm.rating import OFFICIAL_SEPARATOR, RatingScorer, truncation_report  # noqa: E402
 from data_selection.pipelines.select.nodes import scores_table, selection_count  # noqa: E402
@@ -35,8 +39,42 @@ def instruction_response(record: dict) -> tuple[str, str]:
     return instruction, messages[-1]["content"]
 
 
-def rating_probabilities(model: CausalLM, pool: list[dict], params: SelectITParams) -> pd.DataFrame:
+def rating_fingerprint(model: CausalLM, pairs: list[tuple[str, str]], params: dict[str, Any]) -> str:
+    """A hash of what the rating pass depends on: the model's weights and name, the rating prompts and settings, and
+    every (instruction, response) text. Shards stored under another fingerprint are never reused."""
+    digest = hashlib.sha256()
+    keys = ("rating_levels", "num_prompts", "max_length", "truncate_instruction", "min_instruction_tokens",
+            "prompt_separator", "prompts")
+    digest.update(json.dumps([model.name, {k: params.get(k) for k in keys}], sort_keys=True, default=str).encode())
+    for name, tensor in sorted(model.model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    for instruction, response in pairs:
+        digest.update(json.dumps([instruction, response]).encode())
+    return digest.hexdigest()
+
+
+def _rate_shard(scorer: RatingScorer, pairs: list[tuple[str, str]], prompts: list[str], batch_size: int, name: str) -> dict:
+    """The K prompts' results for one shard of examples, as arrays with one row per example: ``probabilities``
+    (n, K, L), ``failed`` (n, K) bool, ``reason`` (n, K) str and the token counts (n, K) int64."""
+    fields = ("prompt_tokens", "instruction_tokens", "response_tokens", "instruction_cut", "response_cut")
+    out: dict[str, list] = {"probabilities": [], "failed": [], "reason": [], **{f: [] for f in fields}}
+    for k, prompt in enumerate(prompts):
+        result = scorer.probabilities(prompt, pairs, batch_size=batch_size, desc=f"{name} prompt {k + 1}")
+        out["probabilities"].append(result.probabilities)
+        out["failed"].append(np.array([i in result.failures for i in range(len(pairs))], dtype=bool))
+        out["reason"].append(np.array([result.failures.get(i, "") for i in range(len(pairs))], dtype=str))
+        for f in fields:
+            out[f].append(np.asarray(getattr(result, f), dtype=np.int64))
+    return {key: np.stack(values, axis=1) for key, values in out.items()}
+
+
+def rating_probabilities(model: CausalLM, pool: list[dict], rating_shards: ShardStore, params: SelectITParams) -> pd.DataFrame:
     """Probabilities of the rating tokens "1".."L" for every pool example under each of the K prompts.
+
+    Computed in shards (``selectit.sharding``): ``shard_size`` examples per file of ``rating_shards``, by the
+    ``local`` or ``ray`` executor (:func:`data_selection.executors.run_shards`); a rerun after a kill rates only the
+    missing shards, and shards of other inputs (:func:`rating_fingerprint`) are deleted, never reused.
 
     Prompts longer than ``params.max_length`` tokens are cut in the instruction first
     (``truncate_instruction``: ``middle`` | ``end``), the response keeps its beginning and is never dropped
@@ -50,37 +88,49 @@ def rating_probabilities(model: CausalLM, pool: list[dict], params: SelectITPara
         ``response_tokens_cut`` (tokens removed; int64), ``model``, ``model_parameters``. Failed rows have
         NaN probabilities.
     """
-    scorer = RatingScorer(
-        model.model,
-        model.tokenizer,
-        int(params["max_length"]),
-        int(params["rating_levels"]),
-        truncate_instruction=params.get("truncate_instruction", "middle"),
-        min_instruction_tokens=int(params.get("min_instruction_tokens", 32)),
-        separator=params.get("prompt_separator", OFFICIAL_SEPARATOR),
-    )
+    from data_selection.executors import run_shards
+
     pairs = [instruction_response(r) for r in pool]
     ids = [r["id"] for r in pool]
+    prompts = list(params["prompts"][: int(params["num_prompts"])])
+    sharding = params.get("sharding") or {"shard_size": 64, "executor": "local", "ray": {}}
+    rating_shards.bind(rating_fingerprint(model, pairs, params))
+
+    def make_compute():
+        scorer = RatingScorer(
+            model.model,
+            model.tokenizer,
+            int(params["max_length"]),
+            int(params["rating_levels"]),
+            truncate_instruction=params.get("truncate_instruction", "middle"),
+            min_instruction_tokens=int(params.get("min_instruction_tokens", 32)),
+            separator=params.get("prompt_separator", OFFICIAL_SEPARATOR),
+        )
+        return lambda start, stop: _rate_shard(scorer, pairs[start:stop], prompts, int(params["batch_size"]), model.name)
+
+    arrays, _ = run_shards(rating_shards, ids, int(sharding["shard_size"]), make_compute, sharding["executor"],
+                                sharding.get("ray"), description=f"SelectIT ratings ({model.name})")
     frames = []
-    for k, prompt in enumerate(params["prompts"][: int(params["num_prompts"])]):
-        result = scorer.probabilities(prompt, pairs, batch_size=int(params["batch_size"]), desc=f"{model.name} prompt {k + 1}")
-        frame = pd.DataFrame(result.probabilities, columns=[f"p_{i + 1}" for i in range(result.probabilities.shape[1])])
+    for k in range(len(prompts)):
+        probabilities = arrays["probabilities"][:, k]
+        frame = pd.DataFrame(probabilities, columns=[f"p_{i + 1}" for i in range(probabilities.shape[1])])
         frame.insert(0, "prompt_index", k)
         frame.insert(0, "id", ids)
-        frame["status"] = ["failed" if i in result.failures else "ok" for i in range(len(ids))]
-        frame["reason"] = [result.failures.get(i, "") for i in range(len(ids))]
-        frame["prompt_tokens"] = result.prompt_tokens
-        frame["instruction_tokens"] = result.instruction_tokens
-        frame["response_tokens"] = result.response_tokens
-        frame["instruction_tokens_cut"] = result.instruction_cut
-        frame["response_tokens_cut"] = result.response_cut
-        report = truncation_report(result.instruction_cut, result.response_cut, result.instruction_tokens, result.response_tokens)
-        if report["truncated"]:
+        frame["status"] = np.where(arrays["failed"][:, k], "failed", "ok")
+        frame["reason"] = arrays["reason"][:, k].astype(str)
+        frame["prompt_tokens"] = arrays["prompt_tokens"][:, k]
+        frame["instruction_tokens"] = arrays["instruction_tokens"][:, k]
+        frame["response_tokens"] = arrays["response_tokens"][:, k]
+        frame["instruction_tokens_cut"] = arrays["instruction_cut"][:, k]
+        frame["response_tokens_cut"] = arrays["response_cut"][:, k]
+        cut = truncation_report(arrays["instruction_cut"][:, k], arrays["response_cut"][:, k],
+                                arrays["instruction_tokens"][:, k], arrays["response_tokens"][:, k])
+        if cut["truncated"]:
             logger.warning(
                 "%s prompt %d: %d of %d rating prompts cut to max_length=%s (%s instruction, %d tokens; %d response, "
-                "%d tokens, from its end)", model.name, k, report["truncated"], len(pairs), params["max_length"],
-                report["instruction_truncated"], report["instruction_tokens_removed"], report["response_truncated"],
-                report["response_tokens_removed"],
+                "%d tokens, from its end)", model.name, k, cut["truncated"], len(pairs), params["max_length"],
+                cut["instruction_truncated"], cut["instruction_tokens_removed"], cut["response_truncated"],
+                cut["response_tokens_removed"],
             )
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from data_selection.pipelines.parameters import Params
+from data_selection.pipelines.parameters import Params, ShardingParams
 
 #: the rating models SelectIT's model level combines in this project (base + second rater)
 RATING_MODELS = 2
@@ -29,6 +29,7 @@ class SelectITParams(Params):
     batch_size: int = Field(8, ge=1)
     on_failure: Literal["error", "skip"] = "error"
     prompts: list[str] = Field(min_length=1)
+    sharding: ShardingParams = Field(default_factory=ShardingParams)
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -19,13 +19,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 rating_probabilities,
-                ["base_model", "pool", "params:selectit"],
+                ["base_model", "pool", "rating_shards_base", "params:selectit"],
                 "rating_probabilities_base",
                 name="rate_with_base_model",
             ),
             node(
                 rating_probabilities,
-                ["second_rating_model", "pool", "params:selectit"],
+                ["second_rating_model", "pool", "rating_shards_second", "params:selectit"],
                 "rating_probabilities_second",
                 name="rate_with_second_model",
             ),
