@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 from kedro.io import DataCatalog
 from sklearn.linear_model import Ridge
@@ -16,7 +17,7 @@ N = 40
 PARAMS = {
     "train_fraction": 0.5, "split_seed": 3, "aggregation": "avg", "n_levels": 4, "regressor": "ridge",
     "classifier": "logistic", "cv_folds": 4, "cv_seed": 0, "selection_mode": "predicted", "features": "minilm",
-    "embedding": {"batch_size": 8, "max_length": 64},
+    "embedding": {"batch_size": 8, "max_length": 64}, "max_gradient_fraction": 1.0,
 }
 
 
@@ -74,3 +75,20 @@ def test_step6_candidates_are_exactly_the_predicted_top_level_of_the_rest():
     top = predictions[(predictions["part"] == "rest") & (predictions["predicted_level"] == 3)]["id"].tolist()
     assert candidates == top and len(candidates) > 0
     assert not set(candidates) & {f"ex{i}" for i in train}
+
+
+def test_the_gradient_cap_keeps_the_top_predicted_candidates_and_reports_the_cut():
+    data, *_ = _inputs("candidates")
+    data["params:less_predictor"] = dict(data["params:less_predictor"], max_gradient_fraction=0.6)
+    catalog = _run(["split_pool", "fit_predictors"], data)
+    predictions = catalog.load("less_predictor.predictions")
+    report = catalog.load("less_predictor.predictor_report")
+    top = predictions[(predictions["part"] == "rest") & (predictions["predicted_level"] == 3)]
+    # floor(0.6 * (40 pool + 0 validation)) = 24 real gradients - 20 training points = 4 candidates at most
+    expected = top.sort_values(["predicted_score"], ascending=False, kind="stable").head(4)["id"]
+    kept = predictions[predictions["candidate"]]["id"]
+    assert len(top) > 4 and sorted(kept) == sorted(expected)
+    assert report["top_level_predicted"] == len(top) and report["candidates_dropped_by_cap"] == len(top) - 4
+    data["params:less_predictor"] = dict(data["params:less_predictor"], max_gradient_fraction=0.4)
+    with pytest.raises(Exception, match="lower train_fraction"):
+        _run(["split_pool"], data)
