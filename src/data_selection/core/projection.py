@@ -105,7 +105,11 @@ class SparseJLProjector(_Projector):
             self._matrix = coo.to_sparse_csr()
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._check(x).cpu()
+        """(batch, D) -> (batch, d) on ``x``'s device: the sparse matrix moves there once (a CUDA sparse matmul on a
+        GPU, O(D s) per example, where the dense projector regenerates D x d entries per batch)."""
+        x = self._check(x)
+        if self._matrix.device != x.device:
+            self._matrix = self._matrix.to(x.device)
         return (self._matrix @ x.T).T.contiguous()
 
 
