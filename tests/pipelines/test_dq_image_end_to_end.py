@@ -12,6 +12,7 @@ import pytest
 
 from data_selection.sources.images import FASHION_MNIST_DIR
 from tests.conftest import git_commit_all, make_project_copy, run_in_session
+from tests.pipelines.e2e_checks import dense_greedy_bins
 
 pytestmark = [
     pytest.mark.slow,
@@ -27,24 +28,6 @@ def dq_image_run(tmp_path_factory):
     commit = git_commit_all(root)
     run_in_session(root, "dq_image")
     return root, commit
-
-
-def _dense_cosine01_bins(features: np.ndarray, n_bins: int) -> list[list[int]]:
-    """The definition: sim = 0.5 + 0.5 cos as a dense matrix, lambda = 1, equal bins, the last bin takes the rest."""
-    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
-    sim = 0.5 + 0.5 * unit.astype(np.float64) @ unit.astype(np.float64).T
-    pool, bins = list(range(len(features))), []
-    for b in range(n_bins):
-        if b == n_bins - 1:
-            bins.append(sorted(pool))
-            break
-        chosen: list[int] = []
-        for _ in range(len(features) // n_bins):
-            gains = {x: sim[pool, x].sum() - 2 * sim[chosen, x].sum() for x in pool if x not in chosen}
-            chosen.append(max(gains, key=lambda x: (gains[x], -x)))
-        bins.append(chosen)
-        pool = [x for x in pool if x not in chosen]
-    return bins
 
 
 def test_feature_network_is_trained_and_features_are_per_pool_image(dq_image_run):
@@ -66,7 +49,7 @@ def test_bins_are_the_dense_greedy_per_class(dq_image_run):
     assert (bins["label"].to_numpy() == labels).all() and (bins["bin"] >= 0).all()
     for cls in range(CLASSES):
         members = np.flatnonzero(labels == cls)
-        expected = _dense_cosine01_bins(features[members], BINS)
+        expected = dense_greedy_bins(features[members], BINS, "cosine01", last_bin_takes_rest=True)
         for b, chosen in enumerate(expected[:-1]):
             in_bin = bins.iloc[members][bins["bin"].to_numpy()[members] == b].sort_values("bin_rank")
             assert in_bin.index.tolist() == members[chosen].tolist(), (cls, b)

@@ -24,20 +24,6 @@ def dq_run(tmp_path_factory):
     return root, commit
 
 
-def _dense_greedy_bins(features: np.ndarray, n_bins: int) -> list[list[int]]:
-    """DQ's bins from the definition: a dense dot-product matrix, lambda = 1, K bins of N // K (official language)."""
-    sim = features.astype(np.float64) @ features.astype(np.float64).T
-    pool, bins = list(range(len(features))), []
-    for _ in range(n_bins):
-        chosen: list[int] = []
-        for _ in range(len(features) // n_bins):
-            gains = {x: sim[pool, x].sum() - 2 * sim[chosen, x].sum() for x in pool if x not in chosen}
-            chosen.append(max(gains, key=lambda x: (gains[x], -x)))
-        bins.append(chosen)
-        pool = [x for x in pool if x not in chosen]
-    return bins
-
-
 def test_features_are_the_minilm_embeddings_of_the_pool(dq_run):
     from sentence_transformers import SentenceTransformer
 
@@ -57,7 +43,7 @@ def test_bins_match_a_dense_greedy_and_the_selection_takes_one_item_per_bin(dq_r
     root, _ = dq_run
     features = np.load(root / "data/04_feature/dq_text/features/features.npy")
     table = pd.read_csv(root / "data/07_model_output/dq_text/bins.csv")
-    expected = _dense_greedy_bins(features, 4)
+    expected = e2e_checks.dense_greedy_bins(features, 4)
     for b, members in enumerate(expected):
         got = table[table["bin"] == b].sort_values("bin_rank")
         assert got.index.tolist() == members  # table rows are in pool order
