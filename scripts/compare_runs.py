@@ -1,7 +1,7 @@
 """Compare the text methods you have already run, without rerunning the rest of `kedro run --pipeline=compare`.
 
     python scripts/compare_runs.py diverseevol dq_text          # each with its own random baseline (run it too)
-    python scripts/compare_runs.py small2large random_large --env test --metrics option_nll accuracy
+    python scripts/compare_runs.py small2large --seeds 0 --metrics option_nll accuracy   # runs with judge.seeds=[0]
 
 The evaluations are loaded through the project's catalog (``<method>.test_predictions``, ``.evaluation_metrics``,
 ``.selection_summary`` and, for LESS-style methods, ``.gradient_counts``), the table is the report node's own
@@ -25,6 +25,8 @@ def main() -> None:
     parser.add_argument("methods", nargs="+", help="registered text methods (and `reference` for the base model)")
     parser.add_argument("--env", default=None, help="Kedro configuration environment (default: local)")
     parser.add_argument("--metrics", nargs="+", default=["option_nll", "accuracy", "letter_mass"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="the judge seeds the runs used, when not judge.seeds (e.g. runs made with judge.seeds=[0])")
     args = parser.parse_args()
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     os.chdir(ROOT)
@@ -48,7 +50,9 @@ def main() -> None:
     with KedroSession.create(project_path=ROOT, env=args.env) as session:
         context = session.load_context()
         catalog = context.catalog
-        judge = context.params["judge"]
+        judge = dict(context.params["judge"])
+        if args.seeds is not None:
+            judge["seeds"] = args.seeds
         evaluations = {key: catalog.load(dataset) for key, dataset in evaluation_inputs(names, costs).items()}
     table, _ = compare_methods(judge, baseline_of=baselines, **evaluations)
     out = ROOT / "data" / "08_reporting" / f"method_comparison_{'_'.join(names)}.csv"
