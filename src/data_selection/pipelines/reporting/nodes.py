@@ -133,6 +133,7 @@ def compare_image_methods(judge: JudgeParams, **evaluations: Any) -> tuple[pd.Da
     if len(set(ipcs.values())) > 1:
         raise ValueError(f"image methods selected at different IPC: {ipcs}; compare at one IPC")
     table = _compare_table(judge, ["accuracy"], evaluations, {m: IMAGE_BASELINE for m in methods}, IMAGE_REFERENCE)
+    table = table.drop(columns=["real_gradients", "gradient_fraction_of_full_less"])  # LESS-style cost: text only
     table.insert(3, "dataset", table["method"].map(datasets))
     table.insert(4, "ipc", pd.array([ipcs.get(m) for m in table["method"]], dtype="Int64"))  # <NA> for full_images
     return table, comparison_plot(table, IMAGE_REFERENCE, "full data")
