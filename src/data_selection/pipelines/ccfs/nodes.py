@@ -19,15 +19,9 @@ from data_selection.vision import distill, kd
 
 from .parameters import CcfsParams
 
+from data_selection.pipelines.image_data.nodes import pool_arrays  # noqa: E402
+
 logger = logging.getLogger(__name__)
-
-
-def _arrays(pool: Any) -> dict[str, np.ndarray]:
-    arrays = pool.to_arrays() if hasattr(pool, "to_arrays") else pool
-    missing = {"images", "labels", "ids"} - set(arrays)
-    if missing:
-        raise ValueError(f"the image pool lacks {sorted(missing)}")
-    return arrays
 
 
 def _network(spec: dict, in_channels: int, num_classes: int, image_size: tuple[int, int]) -> nn.Module:
@@ -81,7 +75,7 @@ def plan_budget(image_pool: Any, params: CcfsParams, image_selection: dict | Non
     if ipc is None:
         raise ValueError("no IPC: set image_selection.ipc (or ccfs.ipc)")
     params = {**params, "ipc": ipc}
-    pool = _arrays(image_pool)
+    pool = pool_arrays(image_pool)
     labels = np.asarray(pool["labels"], dtype=np.int64)
     images = np.asarray(pool["images"])
     num_classes = len(pool["classes"]) if "classes" in pool else int(labels.max()) + 1
@@ -118,7 +112,7 @@ def record_forgetting(image_pool: Any, plan: dict, params: dict) -> tuple[dict[s
         (``{"scores": float64 [N]}``, the trained model as a tensor bundle ``{"pool_model": {"tensors", "meta"}}``,
         a summary dict).
     """
-    pool = _arrays(image_pool)
+    pool = pool_arrays(image_pool)
     h, w, c = plan["image_shape"]
     spec, run = params["network"], params["forgetting"]
     model, scores, summary = kd.train_recording_forgetting(
@@ -145,7 +139,7 @@ def initial_distilled_set(image_pool: Any, plan: dict, params: dict) -> dict[str
     cfg = params["distilled"]
     if cfg["source"] == "npz":
         return distill.load_distilled_npz(cfg["path"], (h, w, c), plan["num_classes"])
-    pool = _arrays(image_pool)
+    pool = pool_arrays(image_pool)
     if plan["cpc"] == 0:
         return {"images": np.zeros((0, h, w, c), np.float32), "labels": np.zeros(0, np.int64)}
     dm = cfg["dm"]
@@ -170,7 +164,7 @@ def teacher_logits(
     Returns:
         ``{"pool": float32 [N, K], "distilled": float32 [M, K]}`` (Keras teacher: its pre-ReLU logits).
     """
-    pool = _arrays(image_pool)
+    pool = pool_arrays(image_pool)
     if params["teacher"]["kind"] == "keras_cifar10":
         from data_selection.vision.teacher import load_keras_cifar_cnn, teacher_outputs
 
@@ -224,7 +218,7 @@ def select_ccfs(
         curriculum report, one row per (curriculum, class): ``quota, candidates, from_candidates, from_top_up,
         short, filter_accuracy``; MLflow metrics with one step per curriculum).
     """
-    pool = _arrays(image_pool)
+    pool = pool_arrays(image_pool)
     labels = np.asarray(pool["labels"], dtype=np.int64)
     pool_images = np.asarray(pool["images"])
     kept = ccfs.keep_distilled(distilled_set["labels"], plan["cpc"], plan["num_classes"])

@@ -22,18 +22,12 @@ from data_selection.pipelines.dq.nodes import check_image_bins_and_budget
 from data_selection.pipelines.dq.parameters import DQImageParams
 from data_selection.pipelines.parameters import ImageSelectionParams, ImageTrainParams
 
+from data_selection.pipelines.image_data.nodes import pool_arrays  # noqa: E402
+
 logger = logging.getLogger(__name__)
 
 #: the bundle's name in the ``feature_model`` dataset (a :class:`~data_selection.io.datasets.TensorBundleDataset`)
 BUNDLE = "feature_model"
-
-
-def _arrays(pool: Any) -> dict[str, np.ndarray]:
-    arrays = pool.to_arrays() if hasattr(pool, "to_arrays") else pool
-    missing = {"images", "labels", "ids", "classes"} - set(arrays)
-    if missing:
-        raise ValueError(f"the image pool lacks {sorted(missing)}")
-    return arrays
 
 
 def train_feature_model(
@@ -54,7 +48,7 @@ def train_feature_model(
         ValueError: bins that cannot hold the budget (:func:`check_image_bins_and_budget`), or ``keras_cifar10``
             on a pool that is not 32x32 RGB with 10 classes.
     """
-    pool = _arrays(image_pool)
+    pool = pool_arrays(image_pool, ("images", "labels", "ids", "classes"))
     labels = np.asarray(pool["labels"])
     check_image_bins_and_budget(labels, params["bins"], int(image_selection["ipc"]))
     spec = params["feature_model"]
@@ -105,7 +99,7 @@ def quantize_pixels(
         ValueError: see :func:`data_selection.vision.pixel_quantization.quantize_images`.
         OSError: the MAE cannot be loaded from ``pixel.mae``.
     """
-    pool = _arrays(image_pool)
+    pool = pool_arrays(image_pool, ("images", "labels", "ids", "classes"))
     pixel = params["pixel"]
     shape = tuple(np.asarray(pool["images"]).shape[1:])
     if not pixel["enabled"]:
@@ -166,7 +160,7 @@ def gradient_features(image_pool: Any, feature_model: dict[str, Any], params: DQ
     Returns:
         ``{"features": float32 (N, C + C*d or projection_dim), "labels": int64 (N,)}`` in pool order.
     """
-    pool = _arrays(image_pool)
+    pool = pool_arrays(image_pool, ("images", "labels", "ids", "classes"))
     g = params["gradient"]
     images, labels = np.asarray(pool["images"]), np.asarray(pool["labels"], dtype=np.int64)
     forward = _forward(feature_model[BUNDLE])

@@ -58,3 +58,16 @@ def prepare_images(
     logger.info("image pool %s: %d images, test %d images", pool.name, len(pool), len(test))
     stats = {"mean": mean, "std": std}
     return {**pool.to_arrays(), **stats}, {**test.to_arrays(), **stats}, report
+
+
+def pool_arrays(pool: Any, required: tuple[str, ...] = ("images", "labels", "ids")) -> dict[str, np.ndarray]:
+    """The arrays of a loaded ``image_pool`` (a dict, or an object with ``to_arrays()``), for the image methods' nodes.
+
+    Raises:
+        ValueError: a required array is missing (naming it).
+    """
+    arrays = pool.to_arrays() if hasattr(pool, "to_arrays") else pool
+    missing = set(required) - set(arrays)
+    if missing:
+        raise ValueError(f"the image pool lacks {sorted(missing)}")
+    return arrays
