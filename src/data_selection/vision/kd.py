@@ -4,7 +4,7 @@
   ``iLearn-Lab/CVPR25-CCFS``: ``KLDivLoss(reduction='batchmean', log_target=True)`` on log-softmax inputs, times
   T^2, ground-truth labels unused).
 * :class:`ForgettingTracker`: Toneva et al. (ICLR 2019) forgetting events recorded from the logits a training loop
-  already computes for its mini-batches (no extra forward pass); the counting is :class:`core.ccfs.ForgettingCounter`.
+  already computes for its mini-batches (no extra forward pass); the counting is :class:`core.forgetting.ForgettingCounter`.
 * :class:`IndexedDataset`: wraps a dataset so that each item also carries its index, which the tracker needs.
 * :func:`train_kd`: CCFS's filter training (KD from the teacher's logits only; SGD, cosine with linear warmup).
 * :func:`train_recording_forgetting`: a cross-entropy run on the real pool that records forgetting scores.
@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from data_selection.core.ccfs import ForgettingCounter, NeverLearned
+from data_selection.core.forgetting import ForgettingCounter, NeverLearned
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -93,7 +93,7 @@ class ForgettingTracker:
         self.counter.update(indices.cpu().numpy().astype(np.int64), correct)
 
     def scores(self, never_learned: NeverLearned = "max") -> np.ndarray:
-        """float64 (N,) forgetting counts; see :meth:`core.ccfs.ForgettingCounter.counts` for ``never_learned``."""
+        """float64 (N,) forgetting counts; see :meth:`core.forgetting.ForgettingCounter.counts` for ``never_learned``."""
         return self.counter.counts(never_learned)
 
 
