@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from data_selection.llm.models import IGNORE_INDEX
+from data_selection.llm.response_logits import per_example_response_nll
 
 
 def lora_parameter_names(model: torch.nn.Module) -> list[str]:
@@ -115,8 +116,9 @@ class LoraGradientCollector:
             raise ValueError("per-example gradients need right padding (first position of every row attended)")
         self._records.clear()
         with torch.enable_grad():
-            logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-            losses = per_example_loss(logits, labels)
+            # the output head only at the response positions (response_logits): same losses as
+            # per_example_loss(model(...).logits, labels), without projecting prompt and padding onto the vocabulary
+            losses = per_example_response_nll(self.model, input_ids, attention_mask, labels)
             if torch.isnan(losses).any():
                 bad = torch.nonzero(torch.isnan(losses)).flatten().tolist()
                 raise ValueError(f"examples at batch rows {bad} have no response tokens after truncation")

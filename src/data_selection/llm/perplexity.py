@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from data_selection.llm.models import IGNORE_INDEX, CausalLM, length_sorted_batches, pad_batch
+from data_selection.llm.response_logits import per_example_response_nll
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ def response_perplexities(model, encoded: list[dict], pad_id: int, batch_size: i
 
     The NLL is taken on the shifted sequence (token t+1 predicted at position t) and averaged over the positions
     whose label is not -100: prompt tokens and padding never count. The log-softmax is taken in float64 at those
-    positions only (float32 over a 49k-token vocabulary is off by up to 3e-4 nats per token). The official ``loss_per_sample`` divides by
+    positions only (float32 over a 49k-token vocabulary is off by up to 3e-4 nats per token); the output head is
+    applied at those positions only (``response_logits.labelled_logits``). The official ``loss_per_sample`` divides by
     the number of *non-zero* token losses instead of the label mask (Small2Large note, pitfall 7): the two agree
     unless a labelled token has a loss of exactly 0.
 
@@ -62,17 +64,14 @@ def response_perplexities(model, encoded: list[dict], pad_id: int, batch_size: i
     try:
         for rows in length_sorted_batches([len(e["input_ids"]) for e in encoded], batch_size):
             batch = pad_batch([encoded[i] for i in rows], pad_id, side="right")
-            logits = model(
-                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
-            ).logits
-            labels = batch["labels"][:, 1:].to(device)
-            for row, index in enumerate(rows):
-                # log-softmax in float64 at the response positions only (memory: response length x vocabulary);
-                # in float32 it is off by up to 3e-4 nats per token over SmolLM2's 49k vocabulary (measured)
-                keep = labels[row] != IGNORE_INDEX
-                logp = torch.log_softmax(logits[row, :-1][keep].double(), dim=-1)
-                nll = -logp.gather(1, labels[row][keep][:, None]).mean()
-                out[index] = float(torch.exp(nll))
+            nll = per_example_response_nll(
+                model,
+                batch["input_ids"].to(device),
+                batch["attention_mask"].to(device),
+                batch["labels"].to(device),
+                dtype=torch.float64,
+            )
+            out[rows] = torch.exp(nll).cpu().numpy()
     finally:
         model.train(was_training)
     return out
@@ -109,9 +108,9 @@ def train_recording_perplexities(
     Raises:
         ValueError: no examples, an unknown ``finetune``, or ``lora`` without ``lora_params``.
     """
-    from transformers import Trainer, TrainerCallback
+    from transformers import TrainerCallback
 
-    from data_selection.llm.training import _ChatDataset, lora_config, training_arguments
+    from data_selection.llm.training import _ChatDataset, lora_config, response_loss_trainer, training_arguments
 
     if not encoded:
         raise ValueError("cannot train the selector on an empty pool")
@@ -148,7 +147,7 @@ def train_recording_perplexities(
     model.train()
     with tempfile.TemporaryDirectory() as out:
         args = training_arguments({**train_params, "deepspeed": None}, out)
-        trainer = Trainer(
+        trainer = response_loss_trainer(
             model=model,
             args=args,
             train_dataset=_ChatDataset(encoded),

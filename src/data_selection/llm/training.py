@@ -90,6 +90,47 @@ def training_arguments(train_params: dict[str, Any], output_dir: str):
     )
 
 
+def response_loss_trainer(**kwargs):
+    """A ``transformers.Trainer`` whose loss projects only the response positions onto the vocabulary.
+
+    The loss is the usual causal-LM loss (token NLL summed over the labelled next tokens of the accumulated batch,
+    divided by their number, the Trainer's ``num_items_in_batch``), but computed with
+    :func:`data_selection.llm.response_logits.labelled_logits`: the output head never sees prompt or padding
+    positions (about half the cost of a Gemma-3-270M step on CPU). In a multi-process run (DDP, DeepSpeed), where
+    the wrapped model's own forward must run, and for architectures without a plain head, it is the stock
+    ``Trainer.compute_loss``. ``kwargs`` go to ``Trainer``.
+    """
+    from transformers import Trainer
+
+    from data_selection.llm.response_logits import labelled_logits, split_head
+
+    class ResponseLossTrainer(Trainer):
+        def _head_only(self, model) -> bool:
+            return (
+                self.accelerator.num_processes == 1
+                and self.args.n_gpu <= 1
+                and not self.is_deepspeed_enabled
+                and model is self.model
+                and split_head(model) is not None
+            )
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if return_outputs or not self._head_only(model):
+                self.loss_is_scaled_for_ga = None
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            logits, targets, _ = labelled_logits(
+                model, inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
+            )
+            token_nll = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
+            if num_items_in_batch is not None:
+                self.loss_is_scaled_for_ga = True  # normalised over the whole accumulated batch, as the stock loss
+                return token_nll / num_items_in_batch
+            self.loss_is_scaled_for_ga = False  # a per-batch mean: the Trainer divides by the accumulation steps
+            return token_nll / max(int(targets.numel()), 1)
+
+    return ResponseLossTrainer(**kwargs)
+
+
 class _ChatDataset(torch.utils.data.Dataset):
     def __init__(self, encoded: list[dict]):
         self.encoded = encoded
@@ -142,7 +183,7 @@ def train_lora(
     Raises:
         ValueError: no records.
     """
-    from transformers import Trainer, TrainerCallback
+    from transformers import TrainerCallback
 
     if not records:
         raise ValueError("cannot fine-tune on an empty subset")
@@ -198,7 +239,7 @@ def train_lora(
         def collate(batch: list[dict]) -> dict:
             return pad_batch(batch, pad_id, side="right")
 
-        trainer = Trainer(
+        trainer = response_loss_trainer(
             model=model,
             args=args,
             train_dataset=_ChatDataset(encoded),
