@@ -100,3 +100,18 @@ def test_small2large_schema_rejects_impossible_settings():
         Small2LargeParams.model_validate({"selector_training": training, "rounding": "ceil"})
     with pytest.raises(ValidationError, match="deepspeed"):
         Small2LargeParams.model_validate({"selector_training": {**training, "deepspeed": "ds.json"}})
+    with pytest.raises(ValidationError, match="launcher.num_processes: 1"):
+        Small2LargeParams.model_validate({"selector_training": {**training, "launcher": {"num_processes": 2}}})
+
+
+def test_training_launcher_defaults_to_one_process_and_rejects_unknown_launchers():
+    raw = {
+        "lora": {"rank": 8, "alpha": 32, "dropout": 0.1, "target_modules": ["q_proj"]},
+        "training": {"epochs": 1, "learning_rate": 1e-4, "batch_size": 2, "max_length": 64},
+    }
+    launcher = FinetuneParams.model_validate(raw)["training"]["launcher"]
+    assert launcher == {"num_processes": 1, "command": "accelerate", "extra_args": []}
+    for bad, message in (({"num_processes": 0}, "num_processes"), ({"command": "mpirun"}, "command"),
+                         ({"procs": 2}, "procs")):
+        with pytest.raises(ValidationError, match=message):
+            FinetuneParams.model_validate({**raw, "training": {**raw["training"], "launcher": bad}})

@@ -40,6 +40,9 @@ class CausalLM:
     model: torch.nn.Module
     tokenizer: object
     name: str
+    #: a folder (or hub id) ``from_pretrained`` reloads the same weights and tokenizer from; ``None`` if unknown.
+    #: A multi-process training launch (``llm.launch``) loads each rank's copy from it.
+    path: str | None = None
 
     @property
     def num_parameters(self) -> int:
@@ -111,7 +114,9 @@ def load_causal_lm(
         if marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint:
             tokenizer = AutoTokenizer.from_pretrained(cache)
             model = AutoModelForCausalLM.from_pretrained(cache, dtype=torch_dtype)
-            return CausalLM(_prepare(model).to(resolve_device(device)), _prepare_tokenizer(tokenizer), name)
+            return CausalLM(
+                _prepare(model).to(resolve_device(device)), _prepare_tokenizer(tokenizer), name, path=str(cache)
+            )
 
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     logger.info("Loading %s%s (converted once, then cached)", source, f" / {gguf_file}" if gguf_file else "")
@@ -135,7 +140,8 @@ def load_causal_lm(
                 json.dumps({"source": source, "gguf_file": gguf_file, "dtype": dtype, "fingerprint": fingerprint})
             )
         logger.info("Cached converted model in %s", cache_dir)
-    return CausalLM(_prepare(model).to(resolve_device(device)), _prepare_tokenizer(tokenizer), name)
+    path = cache_dir if cache_dir else (None if gguf_file else source)
+    return CausalLM(_prepare(model).to(resolve_device(device)), _prepare_tokenizer(tokenizer), name, path=path)
 
 
 def _prepare(model):

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import tempfile
 from typing import Any
 
 import torch
 
+from data_selection.llm.launch import WORKER_ENV, launch_training
 from data_selection.llm.models import CausalLM, encode_example, pad_batch
 
 logger = logging.getLogger(__name__)
@@ -170,7 +172,9 @@ def train_lora(
         lora_params: ``rank, alpha, dropout, target_modules``.
         train_params: ``epochs, learning_rate, lr_scheduler, warmup_ratio, weight_decay, batch_size,
             gradient_accumulation_steps, max_length, seed``; optional ``deepspeed`` (path to a config),
-            ``bf16``.
+            ``bf16``, and ``launcher`` (``{num_processes, command, extra_args}``): with more than one process the
+            training runs as that many ranks through ``accelerate launch`` / ``torchrun``
+            (:func:`data_selection.llm.launch.launch_training`), each rank running this function.
         snapshot_each_epoch: also return one snapshot per epoch: LoRA weights, AdamW moments by parameter
             name, optimiser step and the epoch's mean learning rate (what LESS needs).
         prompt_format: ``"tulu"``, ``"chat_template"`` or ``None`` (the tokenizer's template if it has one),
@@ -187,6 +191,9 @@ def train_lora(
 
     if not records:
         raise ValueError("cannot fine-tune on an empty subset")
+    launcher = train_params.get("launcher") or {}
+    if int(launcher.get("num_processes", 1)) > 1 and not os.environ.get(WORKER_ENV):
+        return launch_training(lm, records, lora_params, train_params, launcher, snapshot_each_epoch, prompt_format)
     tokenizer = lm.tokenizer
     encoded, truncated = encode_records(tokenizer, records, int(train_params["max_length"]), prompt_format)
     if truncated:
@@ -210,8 +217,17 @@ def train_lora(
                 return
             inner = getattr(optimizer, "optimizer", optimizer)
             exp_avg, exp_avg_sq = {}, {}
+            if args.deepspeed:
+                # ZeRO-2 partitions the moments across ranks (LESS pitfall 4 again): DeepSpeed's own accessor
+                # gathers each parameter's full fp32 state by parameter, so they stay keyed by name
+                from deepspeed.utils import safe_get_full_optimizer_state
+
+                for name, param in model.named_parameters():
+                    if param.requires_grad:
+                        exp_avg[name] = safe_get_full_optimizer_state(param, "exp_avg").detach().cpu().clone()
+                        exp_avg_sq[name] = safe_get_full_optimizer_state(param, "exp_avg_sq").detach().cpu().clone()
             for name, param in model.named_parameters():
-                if not param.requires_grad:
+                if not param.requires_grad or args.deepspeed:
                     continue
                 st = inner.state.get(param, {})
                 if "exp_avg" not in st:

@@ -49,6 +49,16 @@ class LoraParams(Params):
     target_modules: list[str] = Field(min_length=1)
 
 
+class LauncherParams(Params):
+    """``training.launcher``: how many processes train (``llm.launch``). 1 = in-process (CPU default); N > 1 = N ranks
+    started by ``accelerate launch --multi_gpu`` (GPU machines) or ``torchrun --standalone`` (also gloo CPU ranks),
+    each running the same Trainer (DDP, or DeepSpeed ZeRO-2 with ``training.deepspeed``); Kedro stays one process."""
+
+    num_processes: int = Field(1, ge=1)
+    command: Literal["accelerate", "torchrun"] = "accelerate"
+    extra_args: list[str] = Field(default_factory=list)
+
+
 class TrainingParams(Params):
     epochs: int = Field(ge=1)
     learning_rate: float = Field(gt=0)
@@ -60,6 +70,7 @@ class TrainingParams(Params):
     max_length: int = Field(ge=8)
     deepspeed: str | None = None
     bf16: bool = False
+    launcher: LauncherParams = Field(default_factory=LauncherParams)
 
 
 class FinetuneParams(Params):

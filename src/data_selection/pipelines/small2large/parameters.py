@@ -38,4 +38,7 @@ class Small2LargeParams(Params):
             raise ValueError("selector_finetune: lora needs selector_lora (rank, alpha, dropout, target_modules)")
         if self.selector_training.deepspeed:
             raise ValueError("the selector's perplexity callback needs the plain Trainer: set selector_training.deepspeed: null")
+        if self.selector_training.launcher.num_processes > 1:
+            raise ValueError("the selector's perplexities are recorded in one process: set "
+                             "selector_training.launcher.num_processes: 1")
         return self
