@@ -229,3 +229,20 @@ def test_length_sorted_batches_cover_every_index_once(batch_size):
 
 def test_length_sorted_batches_empty():
     assert length_sorted_batches([], 4) == []
+
+
+def test_length_buckets_close_a_batch_before_the_padding_cap_is_exceeded():
+    # sorted by (length, index): idx 0 (len 10), 3 (10), 4 (11), 1 (20), 2 (21), 5 (40)
+    lengths = [10, 20, 21, 10, 11, 40]
+    # cap 10 %: [10, 10, 11] pads 3 of 33 = 9.1 % -> ok; + 20 pads 4*20 - 51 = 29 of 80 -> new batch;
+    # [20, 21] pads 1 of 42; + 40 pads 120 - 81 = 39 of 120 -> new batch; [40] alone
+    assert length_sorted_batches(lengths, batch_size=8, max_padding_fraction=0.1) == [[0, 3, 4], [1, 2], [5]]
+    # cap 0: only equal lengths share a batch
+    assert length_sorted_batches(lengths, batch_size=8, max_padding_fraction=0.0) == [[0, 3], [4], [1], [2], [5]]
+    # the cap never merges beyond batch_size, and 1.0 is the plain length-sorted batching
+    assert length_sorted_batches(lengths, batch_size=2, max_padding_fraction=0.1) == [[0, 3], [4], [1, 2], [5]]
+    assert length_sorted_batches(lengths, 4, 1.0) == length_sorted_batches(lengths, 4) == [[0, 3, 4, 1], [2, 5]]
+    with pytest.raises(ValueError, match="max_padding_fraction"):
+        length_sorted_batches(lengths, 4, 1.5)
+    with pytest.raises(ValueError, match="batch_size"):
+        length_sorted_batches(lengths, 0)

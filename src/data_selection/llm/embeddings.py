@@ -34,7 +34,13 @@ def backbone(model: torch.nn.Module) -> torch.nn.Module:
 
 @torch.no_grad()
 def mean_pooled_hidden_states(
-    model: torch.nn.Module, tokenizer, texts: list[str], max_length: int, batch_size: int = 8, add_special_tokens: bool = True
+    model: torch.nn.Module,
+    tokenizer,
+    texts: list[str],
+    max_length: int,
+    batch_size: int = 8,
+    add_special_tokens: bool = True,
+    max_padding_fraction: float = 1.0,
 ) -> np.ndarray:
     """Mean of the last hidden states over each text's tokens (padding excluded).
 
@@ -45,6 +51,7 @@ def mean_pooled_hidden_states(
         max_length: tokens kept per text (the rest is cut from the right, as the official ``truncation=True``).
         batch_size: texts per forward pass (length-sorted, right-padded).
         add_special_tokens: let the tokenizer add BOS etc.
+        max_padding_fraction: padding cap of a batch (``models.length_sorted_batches``); 1 = no cap.
 
     Returns:
         float32 array (len(texts), hidden_size), row i the embedding of ``texts[i]``.
@@ -64,7 +71,7 @@ def mean_pooled_hidden_states(
         raise ValueError(f"text(s) {empty[:5]} have no tokens")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     out = None
-    batches = length_sorted_batches([len(ids) for ids in encoded], batch_size)
+    batches = length_sorted_batches([len(ids) for ids in encoded], batch_size, max_padding_fraction)
     for batch in tqdm(batches, desc="embedding", unit="batch", leave=False, disable=len(batches) < 4):
         width = max(len(encoded[i]) for i in batch)
         ids = torch.full((len(batch), width), pad_id, dtype=torch.long)

@@ -24,6 +24,7 @@ from data_selection.core.less import adam_preconditioned_gradient, l2_normalize,
 from data_selection.core.projection import make_projector
 from data_selection.llm.gradients import LoraGradientCollector
 from data_selection.llm.models import (
+    IGNORE_INDEX,
     CausalLM,
     encode_example,
     encode_labelled_text,
@@ -31,6 +32,7 @@ from data_selection.llm.models import (
     pad_batch,
 )
 from data_selection.llm.prompts import add_special_tokens_for, resolve_prompt_format, validation_text
+from data_selection.llm.throughput import decoder_flop_counts, pass_report
 from data_selection.llm.training import attach_lora
 
 logger = logging.getLogger(__name__)
@@ -115,12 +117,14 @@ def collect_features(
             as stored by the warmup node; processed in recorded epoch order.
         lora_params: LoRA shape of the warmup run.
         params: ``max_length, batch_size, projection, projection_dim, projection_seed, adam_variant,
-            adam_beta1, adam_beta2, adam_eps`` and optional ``projection_options``.
+            adam_beta1, adam_beta2, adam_eps`` and optional ``projection_options`` and ``max_padding_fraction``
+            (length buckets: a batch closes before its padding share exceeds it; 1 = no cap).
         gradient_type: ``"adam"`` (pool) or ``"sgd"`` (validation).
 
     Returns:
         (features, timings): ``{checkpoint name: float32 (n, projection_dim)}`` with unit rows;
-        timings in seconds for ``forward_backward`` and ``projection`` and the number of examples/s.
+        timings in seconds for ``forward_backward`` and ``projection``, examples/s, and the pass's tokens/s, padding
+        fraction and share of this machine's compute floor (:func:`data_selection.llm.throughput.pass_report`).
 
     Raises:
         ValueError: unknown gradient type or no examples.
@@ -130,7 +134,11 @@ def collect_features(
     if not encoded:
         raise ValueError("no examples to compute gradients for")
     order, _ = ordered_checkpoint_weights({n: b["meta"] for n, b in checkpoints.items()})
-    batches = length_sorted_batches([len(e["input_ids"]) for e in encoded], int(params["batch_size"]))
+    batches = length_sorted_batches(
+        [len(e["input_ids"]) for e in encoded],
+        int(params["batch_size"]),
+        float(params.get("max_padding_fraction", 1.0)),
+    )
     features: dict[str, np.ndarray] = {}
     t_grad = t_proj = 0.0
     projector = None
@@ -179,10 +187,22 @@ def collect_features(
             lm.model = model.unload()
         features[name] = out
     n_total = len(encoded) * len(checkpoints)
+    lengths = [len(e["input_ids"]) for e in encoded]
+    labelled = sum(sum(1 for t in e["labels"][1:] if t != IGNORE_INDEX) for e in encoded)
+    body, head = decoder_flop_counts(lm.model)
+    tokens = sum(lengths) * len(checkpoints)
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches) * len(checkpoints)
+    # forward + activation backward through the decoder (4 x P per token), the head at the labelled positions
+    flop = float(4 * body * tokens + 4 * head * labelled * len(checkpoints))
     timings = {
         "forward_backward_s": t_grad,
         "projection_s": t_proj,
         "examples_per_s": n_total / max(t_grad + t_proj, 1e-9),
+        "tokens": tokens,
+        "padded_tokens": padded,
+        "flop": flop,
+        "batches": len(batches) * len(checkpoints),
+        **pass_report(t_grad + t_proj, tokens, padded, flop),
     }
     logger.info(
         "%s: %d examples x %d checkpoints, forward+backward %.1f s, projection %.1f s (%.1f%%)",

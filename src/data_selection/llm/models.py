@@ -293,7 +293,46 @@ def pad_batch(examples: list[dict], pad_id: int, side: str = "right") -> dict[st
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
-def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length (less padding); deterministic."""
+def length_sorted_batches(
+    lengths: list[int], batch_size: int, max_padding_fraction: float = 1.0
+) -> list[list[int]]:
+    """Indices grouped into batches of similar length (length buckets); deterministic.
+
+    The indices are sorted by (length, index) and cut into consecutive batches of at most ``batch_size``. With
+    ``max_padding_fraction`` < 1 a batch is also closed before the example that would push its padding share,
+    ``(rows x longest - sum of lengths) / (rows x longest)``, above the cap, so ragged stretches fall back to
+    smaller batches (down to one example, which has no padding) instead of paying for padded tokens.
+
+    Args:
+        lengths: token count of every example, >= 0.
+        batch_size: the largest batch, >= 1.
+        max_padding_fraction: in [0, 1]; 1 disables the cap (batches of exactly ``batch_size`` but the last).
+
+    Returns:
+        batches of indices into ``lengths``, every index exactly once, each batch ascending by length.
+
+    Raises:
+        ValueError: ``batch_size`` < 1 or ``max_padding_fraction`` outside [0, 1].
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not 0.0 <= max_padding_fraction <= 1.0:
+        raise ValueError(f"max_padding_fraction must be in [0, 1], got {max_padding_fraction}")
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for i in order:
+        rows, longest = len(current) + 1, lengths[i]  # sorted ascending: the newcomer is the longest
+        padded = rows * longest
+        fits = len(current) < batch_size and (
+            max_padding_fraction >= 1.0 or padded == 0 or (padded - total - lengths[i]) / padded <= max_padding_fraction
+        )
+        if current and not fits:
+            batches.append(current)
+            current, total = [], 0
+        current.append(i)
+        total += lengths[i]
+    if current:
+        batches.append(current)
+    return batches

@@ -20,12 +20,15 @@ import torch
 
 from data_selection.llm.models import IGNORE_INDEX, CausalLM, length_sorted_batches, pad_batch
 from data_selection.llm.response_logits import per_example_response_nll
+from data_selection.llm.throughput import decoder_flop_counts, pass_report
 
 logger = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def response_perplexities(model, encoded: list[dict], pad_id: int, batch_size: int = 8) -> np.ndarray:
+def response_perplexities(
+    model, encoded: list[dict], pad_id: int, batch_size: int = 8, max_padding_fraction: float = 1.0
+) -> np.ndarray:
     """PPL = exp(mean token NLL over the labelled (response) tokens) of every example, in batches.
 
     The NLL is taken on the shifted sequence (token t+1 predicted at position t) and averaged over the positions
@@ -45,6 +48,7 @@ def response_perplexities(model, encoded: list[dict], pad_id: int, batch_size: i
             with at least one labelled token after the first position.
         pad_id: the padding token id.
         batch_size: examples per forward pass, >= 1.
+        max_padding_fraction: padding cap of a batch (``models.length_sorted_batches``); 1 = no cap.
 
     Returns:
         shape (N,) float64 perplexities (>= 1 up to rounding), in the order of ``encoded``.
@@ -62,7 +66,7 @@ def response_perplexities(model, encoded: list[dict], pad_id: int, batch_size: i
     device = next(model.parameters()).device
     out = np.empty(len(encoded), dtype=np.float64)
     try:
-        for rows in length_sorted_batches([len(e["input_ids"]) for e in encoded], batch_size):
+        for rows in length_sorted_batches([len(e["input_ids"]) for e in encoded], batch_size, max_padding_fraction):
             batch = pad_batch([encoded[i] for i in rows], pad_id, side="right")
             nll = per_example_response_nll(
                 model,
@@ -85,6 +89,7 @@ def train_recording_perplexities(
     finetune: Literal["full", "lora"] = "full",
     lora_params: dict[str, Any] | None = None,
     eval_batch_size: int = 8,
+    max_padding_fraction: float = 1.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Fine-tune a *copy* of the selector on ``encoded`` and record every example's response perplexity.
 
@@ -100,10 +105,12 @@ def train_recording_perplexities(
         finetune: ``"full"`` or ``"lora"``.
         lora_params: ``rank, alpha, dropout, target_modules`` (``finetune="lora"`` only).
         eval_batch_size: examples per perplexity forward pass.
+        max_padding_fraction: padding cap of a perplexity batch (``models.length_sorted_batches``); 1 = no cap.
 
     Returns:
         (perplexities: shape (N, epochs + 1) float64, columns P0, P1, ..., PE; summary with ``train_loss``,
-        ``train_runtime_s``, ``perplexity_runtime_s``, ``epochs``, ``finetune``, ``trainable_parameters``).
+        ``train_runtime_s``, ``perplexity_runtime_s``, the passes' ``perplexity_tokens_per_s``,
+        ``perplexity_floor_share`` etc. (``llm.throughput.pass_report``), ``epochs``, ``finetune``, ``trainable_parameters``).
 
     Raises:
         ValueError: no examples, an unknown ``finetune``, or ``lora`` without ``lora_params``.
@@ -133,7 +140,7 @@ def train_recording_perplexities(
 
     def record(m) -> None:
         start = time.perf_counter()
-        columns.append(response_perplexities(m, encoded, pad_id, eval_batch_size))
+        columns.append(response_perplexities(m, encoded, pad_id, eval_batch_size, max_padding_fraction))
         timing["perplexity_runtime_s"] += time.perf_counter() - start
         logger.info("selector perplexities %d: median %.3f", len(columns) - 1, float(np.median(columns[-1])))
 
@@ -158,10 +165,19 @@ def train_recording_perplexities(
     epochs = int(train_params["epochs"])
     if len(columns) != epochs + 1:
         raise RuntimeError(f"recorded {len(columns)} perplexity passes for {epochs} epochs (expected {epochs + 1})")
+    lengths = [len(e["input_ids"]) for e in encoded]
+    labelled = sum(sum(1 for t in e["labels"][1:] if t != IGNORE_INDEX) for e in encoded)
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in length_sorted_batches(lengths, eval_batch_size,
+                                                                                    max_padding_fraction))
+    body, head = decoder_flop_counts(model)
+    passes = len(columns)
+    throughput = pass_report(timing["perplexity_runtime_s"], sum(lengths) * passes, padded * passes,
+                             float(passes * (2 * body * sum(lengths) + 2 * head * labelled)))
     summary = {
         "train_loss": float(result.training_loss) if not math.isnan(result.training_loss) else float("nan"),
         "train_runtime_s": float(result.metrics.get("train_runtime", 0.0)),
         "perplexity_runtime_s": timing["perplexity_runtime_s"],
+        **{f"perplexity_{key}": value for key, value in throughput.items()},
         "epochs": epochs,
         "finetune": finetune,
         "trainable_parameters": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),

@@ -25,6 +25,7 @@ from data_selection.core.shards import ShardStore
 from data_selection.llm.less_features import collect_features, encode_pool, encode_validation
 from data_selection.llm.models import CausalLM
 from data_selection.llm.prompts import resolve_prompt_format
+from data_selection.llm.throughput import pass_report
 from data_selection.llm.training import train_lora
 from data_selection.pipelines.less.parameters import LessOptions, LessParams
 from data_selection.pipelines.select.nodes import scores_table
@@ -111,8 +112,9 @@ def pool_gradient_features(
 
     Returns:
         (``{checkpoint: float32 (N, projection_dim)}`` in pool order; timings ``{forward_backward_s, projection_s,
-        examples_per_s, wall_s, shards: {shards, computed, reused, corrupt}, executor}``: the first three summed over
-        the shards computed in this process, so only for the ``local`` executor).
+        examples_per_s, tokens_per_s, padding_fraction, gflop_per_s, floor_tokens_per_s, floor_share, wall_s,
+        shards: {shards, computed, reused, corrupt}, executor}``: all but the last three over the shards computed in
+        this process, so only for the ``local`` executor; ``llm.throughput.pass_report``).
     """
     from data_selection.executors import run_shards
 
@@ -122,7 +124,7 @@ def pool_gradient_features(
     )
     sharding = params.get("sharding") or {"shard_size": 64, "executor": "local", "ray": {}}
     gradient_shards.bind(gradient_fingerprint(base_model, warmup_checkpoints, encoded, params))
-    spent = {"forward_backward_s": 0.0, "projection_s": 0.0, "examples": 0}
+    spent = {"forward_backward_s": 0.0, "projection_s": 0.0, "examples": 0, "tokens": 0, "padded_tokens": 0, "flop": 0.0}
 
     def make_compute():
         def compute(start: int, stop: int) -> dict[str, np.ndarray]:
@@ -131,6 +133,8 @@ def pool_gradient_features(
             spent["forward_backward_s"] += timings["forward_backward_s"]
             spent["projection_s"] += timings["projection_s"]
             spent["examples"] += (stop - start) * len(features)
+            for key in ("tokens", "padded_tokens", "flop"):
+                spent[key] += timings[key]
             return features
 
         return compute
@@ -140,7 +144,9 @@ def pool_gradient_features(
                                   sharding["executor"], sharding.get("ray"), description="LESS pool gradients")
     busy = spent["forward_backward_s"] + spent["projection_s"]
     timings = {"forward_backward_s": spent["forward_backward_s"], "projection_s": spent["projection_s"],
-               "examples_per_s": spent["examples"] / busy if busy else None, "wall_s": time.perf_counter() - started,
+               "examples_per_s": spent["examples"] / busy if busy else None,
+               **(pass_report(busy, spent["tokens"], spent["padded_tokens"], spent["flop"]) if busy else {}),
+               "wall_s": time.perf_counter() - started,
                "shards": report.as_dict(), "executor": sharding["executor"]}
     return features, timings
 

@@ -22,6 +22,7 @@ class GradientParams(Params):
 
     max_length: int = Field(ge=8)
     batch_size: int = Field(ge=1)
+    max_padding_fraction: float = Field(1.0, ge=0, le=1)
     adam_variant: Literal["official", "textbook"] = "official"
     adam_beta1: float = Field(0.9, ge=0, lt=1)
     adam_beta2: float = Field(0.999, ge=0, lt=1)

@@ -94,6 +94,7 @@ def selector_perplexities(
         finetune=params["selector_finetune"],
         lora_params=params.get("selector_lora"),
         eval_batch_size=int(params["perplexity_batch_size"]),
+        max_padding_fraction=float(params.get("perplexity_max_padding_fraction", 1.0)),
     )
     table = pd.DataFrame({"id": [r["id"] for r in pool]})
     for e in range(ppl.shape[1]):

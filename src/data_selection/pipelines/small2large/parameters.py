@@ -30,6 +30,7 @@ class Small2LargeParams(Params):
     selector_lora: LoraParams | None = None
     selector_training: SelectorTrainingParams
     perplexity_batch_size: int = Field(8, ge=1)
+    perplexity_max_padding_fraction: float = Field(1.0, ge=0, le=1)
     clust_rand_seed: int = Field(42, ge=0)
 
     @model_validator(mode="after")
