@@ -38,22 +38,14 @@ import torch
 
 from data_selection.llm.embeddings import mean_pooled_hidden_states
 from data_selection.llm.gradients import LoraGradientCollector
+from common import alpaca_records
+
 from data_selection.llm.models import IGNORE_INDEX, length_sorted_batches, load_causal_lm, pad_batch
 from data_selection.llm.perplexity import response_perplexities
 from data_selection.llm.throughput import decoder_flop_counts, gemm_flops_per_s
 from data_selection.llm.training import attach_lora, encode_records
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def alpaca_records(n: int) -> list[dict]:
-    rows = json.loads((ROOT / "data/01_raw/alpaca_en_demo.json").read_text(encoding="utf-8"))[:n]
-    out = []
-    for i, r in enumerate(rows):
-        user = (r["instruction"].strip() + "\n\n" + r.get("input", "").strip()).strip()
-        out.append({"id": f"a{i}", "messages": [{"role": "user", "content": user},
-                                                {"role": "assistant", "content": r["output"]}]})
-    return out
 
 
 def _timed(fn) -> float:

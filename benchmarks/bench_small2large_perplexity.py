@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata as md
-import json
 import os
 import time
 from pathlib import Path
@@ -24,20 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import alpaca_records
+
 from data_selection.llm.models import load_causal_lm
 from data_selection.llm.perplexity import response_perplexities
 from data_selection.llm.training import encode_records
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def alpaca_records(n: int) -> list[dict]:
-    rows = json.loads((ROOT / "data/01_raw/alpaca_en_demo.json").read_text(encoding="utf-8"))[:n]
-    out = []
-    for i, r in enumerate(rows):
-        user = (r["instruction"].strip() + "\n\n" + r.get("input", "").strip()).strip()
-        out.append({"id": f"alpaca{i}", "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": r["output"]}]})
-    return out
 
 
 def main() -> None:
