@@ -131,7 +131,9 @@ def _worker(job_dir: str) -> None:
 
     job = Path(job_dir)
     spec = json.loads((job / "job.json").read_text())
-    loaded = load_causal_lm(spec["model_path"], dtype=spec["dtype"], device="cpu")
+    # each rank loads straight onto its own GPU (not N copies in host memory first); CPU ranks stay on the CPU
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
+    loaded = load_causal_lm(spec["model_path"], dtype=spec["dtype"], device=device)
     lm = CausalLM(loaded.model, loaded.tokenizer, spec["model_name"], path=spec["model_path"])
     state, snapshots, summary = train_lora(
         lm, spec["records"], spec["lora_params"], spec["train_params"],
