@@ -30,9 +30,11 @@ run: setup  ## LESS main job for MMLU: data prep, selection, one fine-tune + eva
 selectit: setup  ## SelectIT: self-reflection ratings by SmolLM2 + Gemma-3-270M, one fine-tune + evaluation
 	$(BIN)/kedro run --pipeline=selectit --params "judge.seeds=[0]"
 
-small2large: setup  ## Small2Large: SmolLM2 selects, Gemma-3-270M is fine-tuned and evaluated; clust_rand and random on Gemma
+small2large: setup  ## Small2Large: SmolLM2 selects, Gemma-3-270M is fine-tuned and evaluated; clust_rand, SmolLM2's LESS selection and random on Gemma
 	$(BIN)/kedro run --pipeline=small2large --params "judge.seeds=[0]"
 	$(BIN)/kedro run --pipeline=clust_rand --params "judge.seeds=[0]"
+	$(BIN)/kedro run --pipeline=less --to-outputs=less.scores
+	$(BIN)/kedro run --pipeline=less_large --params "judge.seeds=[0]"
 	$(BIN)/kedro run --pipeline=random_large --params "judge.seeds=[0]"
 
 compare: setup  ## every method, random and the base model over judge.seeds (3), then the table with CIs

@@ -114,7 +114,7 @@ def test_the_target_model_is_a_choice_of_the_method():
     for name in ("less", "selectit", "random"):  # unchanged: SmolLM2 (base_model)
         pipeline = method_pipeline(methods[name])
         assert set().union(*_model_inputs(pipeline, name).values()) == {"base_model"}
-    for name in ("small2large", "clust_rand", "random_large"):  # the large target
+    for name in ("small2large", "clust_rand", "random_large", "less_large"):  # the large target
         pipeline = method_pipeline(methods[name])
         reads = _model_inputs(pipeline, name)
         assert len(reads) == 2 and all(r == {"large_target_model"} for r in reads.values())
@@ -127,6 +127,7 @@ def test_each_method_is_compared_with_the_random_baseline_of_its_target():
     baselines = baseline_of(registered_methods())
     assert baselines["less"] == baselines["selectit"] == baselines["reference"] == "random"
     assert baselines["small2large"] == baselines["clust_rand"] == baselines["random_large"] == "random_large"
+    assert baselines["less_large"] == "random_large"
     lonely = {"x": Method(name="x", track="text", create_selection=lambda: None, output="selection", target_model="other")}
     with pytest.raises(ValueError, match="no baseline"):
         baseline_of({**registered_methods(), **lonely})

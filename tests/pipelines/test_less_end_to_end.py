@@ -78,3 +78,33 @@ def test_kedro_viz_build_shows_the_method_and_its_track(less_run):
     assert graph["layers"] == ["raw", "intermediate", "features", "selected", "models", "reporting"]
     previews = json.dumps(graph)
     assert "less.selection" in previews
+
+
+def test_less_large_judges_less_selection_on_the_large_target(less_run, tmp_path):
+    """`kedro run --pipeline=less_large` after `less`: the same selected records, its own fine-tune and MLflow run.
+
+    conf/test maps ``large_target_model`` onto SmolLM2 for speed; the wiring (which entry is read) is tested in
+    test_catalog.py. A copy without ``less.scores`` stops before any fine-tune, naming the file.
+    """
+    import shutil
+
+    from tests.conftest import git_commit_all
+
+    root, _ = less_run
+    missing = make_project_copy(tmp_path / "without_scores")
+    git_commit_all(missing)
+    with pytest.raises(Exception, match="less/scores.csv"):
+        run_in_session(missing, "less_large")
+    assert not (missing / "data/06_models/less_large").exists()
+
+    copy = make_project_copy(tmp_path / "with_scores")
+    commit = git_commit_all(copy)
+    (copy / "data/07_model_output/less").mkdir(parents=True)
+    shutil.copy(root / "data/07_model_output/less/scores.csv", copy / "data/07_model_output/less/scores.csv")
+    run_in_session(copy, "less_large")
+    selection = e2e_checks.check_selection_and_verbatim_records(copy, "less_large", budget=4)
+    less_selection = pd.read_csv(root / "data/07_model_output/less/selection.csv")
+    assert selection["id"].tolist() == less_selection["id"].tolist()
+    np.testing.assert_allclose(selection["score"], less_selection["score"])
+    run = e2e_checks.check_metrics_predictions_and_mlflow(copy, "less_large", commit, seeds=["0"])
+    assert run.info.run_name == "less_large"

@@ -136,3 +136,34 @@ def test_clust_rand_slice_draws_the_same_per_cluster_counts():
         expected = [i for c, n in ((0, 2), (1, 4)) for i in sorted(rng.choice(np.flatnonzero(clusters == c), n, replace=False))]
         assert selection[selection["seed"] == seed]["id"].tolist() == [f"ex{i}" for i in expected]
     assert len(catalog.load("clust_rand.selected_subset")) == 12
+
+
+def test_less_large_slice_judges_less_scores_top_budget_on_its_own_target():
+    scores = pd.DataFrame({"id": [f"ex{i}" for i in range(6)], "source": "alpaca_gpt4_demo", "subtask": None,
+                           "score": [0.1, 0.9, -0.2, 0.9, 0.5, np.nan], "best_subtask": list("abcdef")})
+    original = scores.copy()
+    method = registered_methods()["less_large"]
+    assert method.target_model == "large_target_model" and method.output == "scores"
+    pipeline = method_pipeline(method).to_nodes("less_large.materialise_text")
+    catalog = _run(pipeline, {"pool": _pool(6), "less.scores": scores, "params:selection": SELECTION})
+    selection = catalog.load("less_large.selection")
+    # budget 3 of 6, by hand: 0.9 (ex1, earlier in the pool), 0.9 (ex3), 0.5 (ex4)
+    assert selection["id"].tolist() == ["ex1", "ex3", "ex4"] and selection["rank"].tolist() == [1, 2, 3]
+    np.testing.assert_allclose(selection["score"], [0.9, 0.9, 0.5])
+    assert selection["best_subtask"].tolist() == ["b", "d", "e"]
+    pd.testing.assert_frame_equal(scores, original)  # the source table is not modified
+    assert [r["id"] for r in catalog.load("less_large.selected_subset")] == ["ex1", "ex3", "ex4"]
+
+
+def test_less_large_refuses_scores_of_another_pool():
+    import pytest
+
+    from data_selection.pipelines.transfer import reuse_scores
+
+    scores = pd.DataFrame({"id": [f"ex{i}" for i in range(5)], "score": np.arange(5.0)})
+    with pytest.raises(ValueError, match=r"less.scores does not score the current pool \(5 rows, 5 of the pool's 6"):
+        reuse_scores(_pool(6), scores, source="less")
+    with pytest.raises(ValueError, match="in another order"):
+        reuse_scores(_pool(5), scores.iloc[::-1], source="less")
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['score'\]"):
+        reuse_scores(_pool(5), scores[["id"]], source="less")

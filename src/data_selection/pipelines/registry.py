@@ -29,6 +29,7 @@ REGISTERED: tuple[str, ...] = (
     "small2large",
     "clust_rand",
     "random_large",
+    "less_large",
     "ccfs",
     "ccfs_random",
     "ccfs_distilled",
