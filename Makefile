@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: setup run selectit small2large compare test viz mlflow-ui benchmark clean-data
+.PHONY: setup run selectit small2large compare compare-all test viz mlflow-ui benchmark clean-data
 
 setup: $(STAMP)
 
@@ -37,8 +37,11 @@ small2large: setup  ## Small2Large: SmolLM2 selects, Gemma-3-270M is fine-tuned 
 	$(BIN)/kedro run --pipeline=less_large --params "judge.seeds=[0]"
 	$(BIN)/kedro run --pipeline=random_large --params "judge.seeds=[0]"
 
-compare: setup  ## every method, random and the base model over judge.seeds (3), then the table with CIs
+compare: setup  ## LESS and SelectIT against random and the base model over judge.seeds (3), then the table with CIs (~75 min)
 	$(BIN)/kedro run --pipeline=compare
+
+compare-all: setup  ## every registered text method, random on each target and the base model over judge.seeds: many hours
+	$(BIN)/kedro run --pipeline=compare_all
 
 test: setup
 	$(BIN)/python -m pytest

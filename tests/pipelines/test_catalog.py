@@ -55,16 +55,28 @@ def test_each_method_publishes_a_selection_and_is_judged_by_its_track():
             assert f"{method.name}.scores" in outputs
 
 
-def test_compare_pipeline_covers_every_text_method_and_the_reference():
+def test_compare_all_covers_every_text_method_and_the_reference():
     from kedro.framework.project import pipelines
 
-    compare = pipelines["compare"]
+    compare = pipelines["compare_all"]
     inputs = compare.all_inputs() | compare.all_outputs()
     for method in registered_methods().values():
         if method.track == "text":
             assert f"{method.name}.test_predictions" in inputs
     assert "reference.test_predictions" in inputs
     assert "method_comparison" in compare.all_outputs()
+
+
+def test_compare_is_less_selectit_random_and_the_base_model_only():
+    from kedro.framework.project import pipelines
+
+    core = pipelines["compare"]
+    assert pipelines["__default__"].nodes == core.nodes
+    judged = {d.split(".")[0] for d in core.all_outputs() if d.endswith(".test_predictions")}
+    assert judged == {"less", "selectit", "random", "reference"}
+    assert "method_comparison" in core.all_outputs()
+    report = core.only_nodes("compare_methods").nodes[0]
+    assert {i.split(".")[0] for i in report.inputs if i.endswith(".test_predictions")} == judged
 
 
 def test_compare_images_covers_every_image_method_and_image_methods_skip_the_text_prep():

@@ -99,8 +99,11 @@ def test_gradient_cost_columns_come_from_each_methods_cost_dataset():
     assert table[table["method"] == "random"]["real_gradients"].isna().all()  # no cost dataset: empty, not 0
 
 
-def test_the_compare_pipeline_reads_less_and_the_predictors_gradient_counts():
+def test_the_compare_pipelines_read_less_and_the_predictors_gradient_counts():
     from data_selection.pipeline_registry import register_pipelines
 
-    report = [n for n in register_pipelines()["compare"].nodes if n.name == "compare_methods"][0]
+    pipelines = register_pipelines()
+    report = [n for n in pipelines["compare_all"].nodes if n.name == "compare_methods"][0]
     assert {"less.gradient_counts", "less_predictor.gradient_counts"} <= set(report.inputs)
+    core = [n for n in pipelines["compare"].nodes if n.name == "compare_methods"][0]
+    assert "less.gradient_counts" in core.inputs and "less_predictor.gradient_counts" not in core.inputs
