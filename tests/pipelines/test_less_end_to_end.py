@@ -91,6 +91,8 @@ def test_less_large_judges_less_selection_on_the_large_target(less_run, tmp_path
     from tests.conftest import git_commit_all
 
     root, _ = less_run
+    (tmp_path / "without_scores").mkdir()
+    (tmp_path / "with_scores").mkdir()
     missing = make_project_copy(tmp_path / "without_scores")
     git_commit_all(missing)
     with pytest.raises(Exception, match="less/scores.csv"):
