@@ -5,7 +5,7 @@ Small2Large's question ("can a small model choose data for a larger one?") appli
 gradients, its ratings) and sends the same top budget through the text track of another ``target_model``
 (``large_target_model``: Gemma-3-270M), so that it is compared with the random baseline of that target
 (``random_large``) on the same test questions and budget. No scoring is recomputed: run the source method first
-(``kedro run --pipeline=<source>``); in ``compare`` the source's nodes run before it.
+(``kedro run --pipeline=<source>``); in ``compare_all`` the source's nodes run before it.
 """
 
 from __future__ import annotations
