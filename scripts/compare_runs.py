@@ -6,8 +6,8 @@
 The evaluations are loaded through the project's catalog (``<method>.test_predictions``, ``.evaluation_metrics``,
 ``.selection_summary`` and, for LESS-style methods, ``.gradient_counts``), the table is the report node's own
 (:func:`data_selection.pipelines.reporting.nodes.compare_methods`, with the same refusals: other seeds, other questions,
-other budgets or targets), and it is written to ``data/08_reporting/method_comparison_<methods>.csv`` and printed as
-the README's Markdown table. Each method's baseline (``random`` or ``random_large``) is added when missing.
+other budgets or targets), and it is written to ``data/08_reporting/method_comparison_<methods>.csv`` (and the report's plot beside it, ``.png``)
+and printed as the README's Markdown table. Each method's baseline (``random`` or ``random_large``) is added when missing.
 """
 
 from __future__ import annotations
@@ -54,12 +54,15 @@ def main() -> None:
         if args.seeds is not None:
             judge["seeds"] = args.seeds
         evaluations = {key: catalog.load(dataset) for key, dataset in evaluation_inputs(names, costs).items()}
-    table, _ = compare_methods(judge, baseline_of=baselines, **evaluations)
+    table, figure = compare_methods(judge, baseline_of=baselines, **evaluations)
     out = ROOT / "data" / "08_reporting" / f"method_comparison_{'_'.join(names)}.csv"
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
+    plot = out.with_suffix(".png")
+    with atomic_path(plot) as tmp:
+        figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     print(render(table, args.metrics))
-    print(f"\nwritten: {out.relative_to(ROOT)}")
+    print(f"\nwritten: {out.relative_to(ROOT)} and {plot.name} (every metric with its CI, random dashed)")
 
 
 if __name__ == "__main__":
