@@ -37,7 +37,7 @@ small2large: setup  ## Small2Large: SmolLM2 selects, Gemma-3-270M is fine-tuned 
 	$(BIN)/kedro run --pipeline=less_large --params "judge.seeds=[0]"
 	$(BIN)/kedro run --pipeline=random_large --params "judge.seeds=[0]"
 
-compare: setup  ## LESS and SelectIT against random and the base model over judge.seeds (3), then the table with CIs (~75 min)
+compare: setup  ## LESS and SelectIT against random and the base model over judge.seeds (3), then the table with CIs (68 min measured on 2 idle cores)
 	$(BIN)/kedro run --pipeline=compare
 
 compare-all: setup  ## every registered text method, random on each target and the base model over judge.seeds: many hours
