@@ -1,4 +1,5 @@
-"""Project settings: hooks, and the config loader with the ``${pkg:...}`` resolver for packaged assets."""
+"""Project settings: hooks, and the config loader (``--params`` merged after the environments, the ``${pkg:...}``
+resolver for packaged assets)."""
 
 from typing import Any
 
@@ -9,7 +10,6 @@ from data_selection.config import package_path
 from data_selection.hooks import MlflowRunStackHooks, RunMetadataHooks
 
 HOOKS = (RunMetadataHooks(), MlflowRunStackHooks())
-
 
 
 class RuntimeParamsOnTopConfigLoader(OmegaConfigLoader):
