@@ -3,7 +3,8 @@
     python scripts/comparison_table.py [path/to/method_comparison.csv] [--metrics option_nll accuracy ...]
 
 One row per method; per metric "mean ± std" over the judge seeds with the 95% CI, and the difference from random
-with its paired 95% CI. A difference whose CI excludes 0 is marked with *.
+with its paired 95% CI. A difference whose CI excludes 0 is marked with *. When any method carries a gradient cost
+(LESS, the LESS predictor), a "real gradients" column gives its count and its share of full LESS's.
 """
 
 from __future__ import annotations
@@ -13,10 +14,21 @@ import argparse
 import pandas as pd
 
 
+def gradient_cell(real_gradients, fraction_of_full_less) -> str:
+    """``"626 (29.3 % of LESS)"``; ``""`` for a method without a gradient cost (NaN or None, as in the CSV)."""
+    if real_gradients is None or pd.isna(real_gradients):
+        return ""
+    share = "" if fraction_of_full_less is None or pd.isna(fraction_of_full_less) else f" ({100 * fraction_of_full_less:.1f} % of LESS)"
+    return f"{int(real_gradients):,}{share}"
+
+
 def render(table: pd.DataFrame, metrics: list[str]) -> str:
+    """The Markdown table: one row per method (in the table's order), two cells per metric (see the module doc)."""
     methods = list(dict.fromkeys(table["method"]))
-    head = "| method | seeds | " + " | ".join(f"{m} (95% CI) | Δ vs random (95% CI)" for m in metrics) + " |"
-    lines = [head, "|" + "---|" * (2 + 2 * len(metrics))]
+    with_cost = "real_gradients" in table and table["real_gradients"].notna().any()
+    head = "| method | seeds | " + ("real gradients | " if with_cost else "")
+    head += " | ".join(f"{m} (95% CI) | Δ vs random (95% CI)" for m in metrics) + " |"
+    lines = [head, "|" + "---|" * (2 + int(with_cost) + 2 * len(metrics))]
     for method in methods:
         cells = []
         n_seeds = ""
@@ -33,6 +45,9 @@ def render(table: pd.DataFrame, metrics: list[str]) -> str:
             else:
                 significant = r["delta_ci95_low"] > 0 or r["delta_ci95_high"] < 0
                 cells.append(f"{r['delta_vs_random']:+.4f} [{r['delta_ci95_low']:+.4f}, {r['delta_ci95_high']:+.4f}]" + (" *" if significant else ""))
+        if with_cost:
+            first = table[table["method"] == method].iloc[0]
+            cells.insert(0, gradient_cell(first["real_gradients"], first.get("gradient_fraction_of_full_less")))
         lines.append(f"| {method} | {n_seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

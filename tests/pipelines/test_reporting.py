@@ -99,6 +99,43 @@ def test_gradient_cost_columns_come_from_each_methods_cost_dataset():
     assert table[table["method"] == "random"]["real_gradients"].isna().all()  # no cost dataset: empty, not 0
 
 
+def _comparison_table_script():
+    """``scripts/comparison_table.py`` (the Markdown renderer of the README's tables), imported from its file."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "comparison_table.py"
+    spec = importlib.util.spec_from_file_location("comparison_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_report_shows_each_methods_gradient_count_in_the_table_and_the_plot():
+    rng = np.random.default_rng(4)
+    correct, nll = rng.random((2, 40)) < 0.5, rng.random((2, 40))
+    costs = {"less_predictor__cost": {"gradients": 626, "fraction_of_full_less": 626 / 2138},
+             "less__cost": {"gradients": 2138, "fraction_of_full_less": 1.0}}
+    table, figure = compare_methods(JUDGE, **_evaluation("random", correct, nll), **_evaluation("less", correct, nll),
+                                    **_evaluation("less_predictor", correct, nll), **costs)
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert labels == ["less\n2,138 grads, 100 %", "less_predictor\n626 grads, 29 %", "random"]
+    lines = _comparison_table_script().render(table, ["accuracy"]).splitlines()
+    assert lines[0] == "| method | seeds | real gradients | accuracy (95% CI) | Δ vs random (95% CI) |"
+    assert lines[1] == "|---|---|---|---|---|"
+    cells = {line.split(" | ")[0][2:]: line.split(" | ")[2] for line in lines[2:]}
+    assert cells == {"less": "2,138 (100.0 % of LESS)", "less_predictor": "626 (29.3 % of LESS)", "random": ""}
+
+
+def test_a_table_without_gradient_costs_has_no_gradient_column():
+    rng = np.random.default_rng(5)
+    correct, nll = rng.random((2, 40)) < 0.5, rng.random((2, 40))
+    table, figure = compare_methods(JUDGE, **_evaluation("random", correct, nll), **_evaluation("selectit", correct, nll))
+    lines = _comparison_table_script().render(table, ["accuracy", "option_nll"]).splitlines()
+    assert "real gradients" not in lines[0] and lines[1] == "|" + "---|" * 6
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["selectit", "random"]
+
+
 def test_the_compare_pipelines_read_less_and_the_predictors_gradient_counts():
     from data_selection.pipeline_registry import register_pipelines
 

@@ -206,7 +206,8 @@ def _compare_table(
 
 def comparison_plot(table: pd.DataFrame, reference: str = REFERENCE, reference_label: str = "base model"):
     """One panel per metric: each method's mean with its 95% CI; each target's random baseline (dashed) and the
-    reference (dotted: the base model for text, the full data for images)."""
+    reference (dotted: the base model for text, the full data for images). A method with a gradient cost (LESS-style)
+    has its real gradient count and share of full LESS's under its name."""
     metrics = list(dict.fromkeys(table["metric"]))
     ncols = min(4, len(metrics))
     nrows = -(-len(metrics) // ncols)
@@ -225,11 +226,21 @@ def comparison_plot(table: pd.DataFrame, reference: str = REFERENCE, reference_l
         reference_mean = table[(table["metric"] == metric) & (table["method"] == reference)]["mean"]
         if len(reference_mean):
             ax.axhline(float(reference_mean.iloc[0]), color="grey", linestyle=":", label=reference_label)
-        ax.set_xticks(x, part["method"], rotation=20, fontsize=8)
+        ax.set_xticks(x, [_tick_label(row) for _, row in part.iterrows()], rotation=20, fontsize=8)
         ax.set_title(metric + (" (lower is better)" if _parse(metric)[1] in LOWER_IS_BETTER else ""), fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def _tick_label(row: pd.Series) -> str:
+    """The method's name, and under it its real gradient count and share of full LESS's when it has a cost."""
+    gradients = row.get("real_gradients")
+    if gradients is None or pd.isna(gradients):
+        return str(row["method"])
+    fraction = row.get("gradient_fraction_of_full_less")
+    share = "" if fraction is None or pd.isna(fraction) else f", {100 * fraction:.0f} %"
+    return f"{row['method']}\n{int(gradients):,} grads{share}"
 
 
 def for_baselines(baseline_of: Mapping[str, str]):
