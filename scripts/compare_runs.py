@@ -35,11 +35,11 @@ def main() -> None:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
+    bootstrap_project(ROOT)  # first: puts this checkout's src/ ahead of any other installed copy of the package
     from data_selection.atomic import atomic_path
     from data_selection.pipelines.registry import baseline_of, registered_methods
     from data_selection.pipelines.reporting.nodes import compare_methods, evaluation_inputs
 
-    bootstrap_project(ROOT)
     methods = registered_methods()
     baselines = baseline_of(methods)
     unknown = [m for m in args.methods if m != "reference" and (m not in methods or methods[m].track != "text")]
