@@ -31,6 +31,34 @@ def test_every_environment_validates(env):
         assert params["data_prep"] == base
 
 
+def _validation_questions(targets: dict) -> int:
+    """The target's validation questions from ``data_prep.targets``: MMLU's 57 subjects x per subject + BBH's tasks x
+    per task (the numbers of conf/base: 57 + 12 = 69, as the runs log)."""
+    mmlu_subjects = 57 if targets["mmlu"]["subjects"] is None else len(targets["mmlu"]["subjects"])
+    return mmlu_subjects * targets["mmlu"]["validation_per_subtask"] + len(targets["bbh"]["tasks"]) * targets["bbh"]["validation_per_subtask"]
+
+
+@pytest.mark.parametrize("env, cap", [("local", 0.5), ("pool1000", 0.3)])
+def test_the_default_runs_fit_their_gradient_cap(env, cap):
+    """`kedro run --pipeline=less_predictor` (pool 200) and `--env pool1000` must not stop at split_pool's cap check:
+    base once stopped there (30 training points + 69 validation questions = 36.8 % of full LESS's gradients > 30 %)."""
+    from kedro.config import OmegaConfigLoader
+
+    from data_selection.config import package_path
+    from data_selection.core.influence_predictor import candidate_cap, split_training_points
+    from tests.conftest import PROJECT_ROOT
+
+    params = OmegaConfigLoader(
+        str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env, custom_resolvers={"pkg": package_path}
+    )["parameters"]
+    predictor, pool = params["less_predictor"], params["data_prep"]["pool"]["size"]
+    validation = _validation_questions(params["data_prep"]["targets"])
+    assert validation == 69 and predictor["max_gradient_fraction"] == cap
+    training, _ = split_training_points(pool, predictor["train_fraction"], predictor["split_seed"])
+    candidates = candidate_cap(pool, len(training), validation, cap)  # raises where the defaults cannot run
+    assert candidates >= 0 and (len(training) + validation + candidates) <= cap * (pool + validation)
+
+
 @pytest.mark.parametrize(
     "raw, message",
     [

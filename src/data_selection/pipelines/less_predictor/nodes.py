@@ -35,12 +35,17 @@ from data_selection.pipelines.select.nodes import scores_table
 
 logger = logging.getLogger(__name__)
 
+#: Smallest pool on which a predictor has enough training points to learn (issue 12: "at least 1,000"); below it
+#: the run still finishes but warns that its numbers say nothing about the method.
+MIN_PREDICTOR_POOL = 1000
+
 
 def split_pool(
     pool: list[dict], target_validation: list[dict], params: LessPredictorParams
 ) -> tuple[list[dict], pd.DataFrame]:
     """Seeded disjoint split (``train_fraction``, ``split_seed``): the training points and a table ``id, index,
-    part`` (``training`` or ``rest``) for every pool example, in pool order.
+    part`` (``training`` or ``rest``) for every pool example, in pool order. Warns on a pool smaller than
+    :data:`MIN_PREDICTOR_POOL`.
 
     Raises:
         ValueError: the training points and the validation questions alone would need more than
@@ -48,6 +53,12 @@ def split_pool(
     """
     training, _ = split_training_points(len(pool), params["train_fraction"], params["split_seed"])
     candidate_cap(len(pool), len(training), len(target_validation), params["max_gradient_fraction"])
+    if len(pool) < MIN_PREDICTOR_POOL:
+        logger.warning(
+            "less_predictor: a pool of %d gives the predictor %d training points, too few to learn LESS influence "
+            "(it needs a pool of >= %d): this run checks the pipeline, its numbers say nothing about the method; "
+            "run with --env pool1000", len(pool), len(training), MIN_PREDICTOR_POOL,
+        )
     part = np.full(len(pool), "rest", dtype=object)
     part[training] = "training"
     table = pd.DataFrame({"id": [r["id"] for r in pool], "index": np.arange(len(pool)), "part": part})
