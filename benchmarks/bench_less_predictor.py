@@ -65,6 +65,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--regressor", default="ridge")
     parser.add_argument("--classifier", default="logistic")
     parser.add_argument("--budget-fraction", type=float, default=0.2)
+    parser.add_argument("--max-gradient-fraction", type=float, default=None,
+                        help="the predictor's cap on real gradients vs full LESS (default: the environment's: "
+                             "pool1000 0.3, base/local 0.5, test 1.0)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--analyse", type=Path, default=None,
                         help="recompute the numbers from a finished run's project copy (its data/), without running")
@@ -78,6 +81,8 @@ def main(argv=None) -> dict:
     predictor = {"train_fraction": args.train_fraction, "n_levels": args.n_levels, "cv_folds": args.cv_folds,
                  "regressor": args.regressor, "classifier": args.classifier, "selection_mode": "candidates",
                  "aggregation": "subtask_mean_max"}
+    if args.max_gradient_fraction is not None:
+        predictor["max_gradient_fraction"] = args.max_gradient_fraction
     params = {"data_prep": {"pool": {"size": args.pool_size}},
               "selection": {"budget_fraction": args.budget_fraction}, "less_predictor": predictor}
     if args.analyse:

@@ -56,7 +56,41 @@ def test_the_default_runs_fit_their_gradient_cap(env, cap):
     assert validation == 69 and predictor["max_gradient_fraction"] == cap
     training, _ = split_training_points(pool, predictor["train_fraction"], predictor["split_seed"])
     candidates = candidate_cap(pool, len(training), validation, cap)  # raises where the defaults cannot run
-    assert candidates >= 0 and (len(training) + validation + candidates) <= cap * (pool + validation)
+    assert candidates > 0  # room for step 6, not only the training points
+
+
+def test_pool1000_predictor_block_is_bases_with_the_30_percent_cap():
+    from kedro.config import OmegaConfigLoader
+
+    from data_selection.config import package_path
+    from tests.conftest import PROJECT_ROOT
+
+    def block(env):
+        return OmegaConfigLoader(
+            str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env, custom_resolvers={"pkg": package_path}
+        )["parameters"]["less_predictor"]
+
+    base, pool1000 = block("local"), block("pool1000")
+    assert base["max_gradient_fraction"] == 0.5 and pool1000["max_gradient_fraction"] == 0.3
+    assert dict(pool1000, max_gradient_fraction=0.5) == base  # nothing else drifts between the two copies
+
+
+def test_split_pool_warns_on_a_pool_too_small_for_a_predictor(caplog):
+    import logging
+
+    from data_selection.pipelines.less_predictor.nodes import MIN_PREDICTOR_POOL, split_pool
+
+    params = {"train_fraction": 0.2, "split_seed": 0, "max_gradient_fraction": 1.0}
+    pool = [{"id": f"e{i}"} for i in range(50)]
+    with caplog.at_level(logging.WARNING, logger="data_selection.pipelines.less_predictor.nodes"):
+        training, table = split_pool(pool, [{"id": "v"}], params)
+    assert len(training) == 10 and MIN_PREDICTOR_POOL == 1000
+    assert any("a pool of 50 gives the predictor 10 training points" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    big = [{"id": f"e{i}"} for i in range(MIN_PREDICTOR_POOL)]
+    with caplog.at_level(logging.WARNING, logger="data_selection.pipelines.less_predictor.nodes"):
+        split_pool(big, [{"id": "v"}], params)
+    assert not caplog.records
 
 
 @pytest.mark.parametrize(
