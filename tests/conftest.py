@@ -17,6 +17,16 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def _link_or_copy(source: str, destination: str) -> str:
+    """``shutil.copytree``'s copy function: a hard link where the file system allows it, else a copy. Safe for the
+    converted base model because the project only ever replaces that folder whole (``atomic_directory``)."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+    return destination
+
+
 def make_project_copy(destination: Path) -> Path:
     """A runnable copy of the project (pyproject, conf/base + conf/test, empty data folders).
 
@@ -36,8 +46,8 @@ def make_project_copy(destination: Path) -> Path:
         pytest.skip("packaged Alpaca demo missing: run `make setup` first")
     shutil.copy(alpaca, destination / "data" / "01_raw" / alpaca.name)
     cached = PROJECT_ROOT / "data" / "06_models" / "base"
-    if cached.exists():
-        shutil.copytree(cached, destination / "data" / "06_models" / "base")
+    if cached.exists():  # hard links: 1.6 GB of weights per copy filled /tmp (the models are replaced, never edited)
+        shutil.copytree(cached, destination / "data" / "06_models" / "base", copy_function=_link_or_copy)
     models = PROJECT_ROOT / "data" / "01_raw" / "models"
     if models.exists():
         (destination / "data" / "01_raw" / "models").symlink_to(models, target_is_directory=True)
