@@ -14,12 +14,15 @@ import argparse
 import pandas as pd
 
 
-def gradient_cell(real_gradients, fraction_of_full_less) -> str:
-    """``"626 (29.3 % of LESS)"``; ``""`` for a method without a gradient cost (NaN or None, as in the CSV)."""
-    if real_gradients is None or pd.isna(real_gradients):
+def gradient_cell(row) -> str:
+    """``"626 (29.3 % of LESS)"``; ``""`` for a method without a gradient cost (the report's own reading of the row)."""
+    from data_selection.pipelines.reporting.nodes import gradient_cost
+
+    cost = gradient_cost(row)
+    if cost is None:
         return ""
-    share = "" if fraction_of_full_less is None or pd.isna(fraction_of_full_less) else f" ({100 * fraction_of_full_less:.1f} % of LESS)"
-    return f"{int(real_gradients):,}{share}"
+    gradients, fraction = cost
+    return f"{gradients:,}" + ("" if fraction is None else f" ({100 * fraction:.1f} % of LESS)")
 
 
 def render(table: pd.DataFrame, metrics: list[str]) -> str:
@@ -47,7 +50,7 @@ def render(table: pd.DataFrame, metrics: list[str]) -> str:
                 cells.append(f"{r['delta_vs_random']:+.4f} [{r['delta_ci95_low']:+.4f}, {r['delta_ci95_high']:+.4f}]" + (" *" if significant else ""))
         if with_cost:
             first = table[table["method"] == method].iloc[0]
-            cells.insert(0, gradient_cell(first["real_gradients"], first.get("gradient_fraction_of_full_less")))
+            cells.insert(0, gradient_cell(first))
         lines.append(f"| {method} | {n_seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

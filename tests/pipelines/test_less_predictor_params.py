@@ -8,25 +8,28 @@ from pydantic import ValidationError
 from data_selection.pipelines.less_predictor.parameters import LessPredictorParams
 
 
-@pytest.mark.parametrize("env", ["local", "test", "gpu", "pool1000"])
-def test_every_environment_validates(env):
+def _parameters(env: str) -> dict:
+    """The project's parameters as ``kedro run --env <env>`` loads them (``local``: conf/base alone)."""
     from kedro.config import OmegaConfigLoader
 
     from data_selection.config import package_path
-    from data_selection.pipelines.less.parameters import LessParams
     from tests.conftest import PROJECT_ROOT
 
-    loader = OmegaConfigLoader(
+    return OmegaConfigLoader(
         str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env, custom_resolvers={"pkg": package_path}
-    )
-    params = loader["parameters"]
+    )["parameters"]
+
+
+@pytest.mark.parametrize("env", ["local", "test", "gpu", "pool1000"])
+def test_every_environment_validates(env):
+    from data_selection.pipelines.less.parameters import LessParams
+
+    params = _parameters(env)
     LessPredictorParams.model_validate(params["less_predictor"])
     LessParams.model_validate(params["less"])
     if env == "pool1000":  # the predictor's pool, shared by every method of that environment
         assert params["data_prep"]["pool"]["size"] == 1000
-        base = OmegaConfigLoader(
-            str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="local", custom_resolvers={"pkg": package_path}
-        )["parameters"]["data_prep"]
+        base = _parameters("local")["data_prep"]
         base["pool"]["size"] = 1000  # everything else (mixture, targets) is base's: same target, same sources
         assert params["data_prep"] == base
 
@@ -42,15 +45,9 @@ def _validation_questions(targets: dict) -> int:
 def test_the_default_runs_fit_their_gradient_cap(env, cap):
     """`kedro run --pipeline=less_predictor` (pool 200) and `--env pool1000` must not stop at split_pool's cap check:
     base once stopped there (30 training points + 69 validation questions = 36.8 % of full LESS's gradients > 30 %)."""
-    from kedro.config import OmegaConfigLoader
-
-    from data_selection.config import package_path
     from data_selection.core.influence_predictor import candidate_cap, split_training_points
-    from tests.conftest import PROJECT_ROOT
 
-    params = OmegaConfigLoader(
-        str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env, custom_resolvers={"pkg": package_path}
-    )["parameters"]
+    params = _parameters(env)
     predictor, pool = params["less_predictor"], params["data_prep"]["pool"]["size"]
     validation = _validation_questions(params["data_prep"]["targets"])
     assert validation == 69 and predictor["max_gradient_fraction"] == cap
@@ -60,17 +57,7 @@ def test_the_default_runs_fit_their_gradient_cap(env, cap):
 
 
 def test_pool1000_predictor_block_is_bases_with_the_30_percent_cap():
-    from kedro.config import OmegaConfigLoader
-
-    from data_selection.config import package_path
-    from tests.conftest import PROJECT_ROOT
-
-    def block(env):
-        return OmegaConfigLoader(
-            str(PROJECT_ROOT / "conf"), base_env="base", default_run_env=env, custom_resolvers={"pkg": package_path}
-        )["parameters"]["less_predictor"]
-
-    base, pool1000 = block("local"), block("pool1000")
+    base, pool1000 = _parameters("local")["less_predictor"], _parameters("pool1000")["less_predictor"]
     assert base["max_gradient_fraction"] == 0.5 and pool1000["max_gradient_fraction"] == 0.3
     assert dict(pool1000, max_gradient_fraction=0.5) == base  # nothing else drifts between the two copies
 

@@ -233,14 +233,24 @@ def comparison_plot(table: pd.DataFrame, reference: str = REFERENCE, reference_l
     return fig
 
 
-def _tick_label(row: pd.Series) -> str:
-    """The method's name, and under it its real gradient count and share of full LESS's when it has a cost."""
+def gradient_cost(row: Mapping[str, Any]) -> tuple[int, float | None] | None:
+    """A comparison-table row's ``(real_gradients, gradient_fraction_of_full_less)``; ``None`` for a method without a
+    gradient cost (the column missing, None or NaN, as in the CSV), the fraction ``None`` when only it is missing."""
     gradients = row.get("real_gradients")
     if gradients is None or pd.isna(gradients):
-        return str(row["method"])
+        return None
     fraction = row.get("gradient_fraction_of_full_less")
-    share = "" if fraction is None or pd.isna(fraction) else f", {100 * fraction:.0f} %"
-    return f"{row['method']}\n{int(gradients):,} grads{share}"
+    return int(gradients), (None if fraction is None or pd.isna(fraction) else float(fraction))
+
+
+def _tick_label(row: pd.Series) -> str:
+    """The method's name, and under it its real gradient count and share of full LESS's when it has a cost."""
+    cost = gradient_cost(row)
+    if cost is None:
+        return str(row["method"])
+    gradients, fraction = cost
+    share = "" if fraction is None else f", {100 * fraction:.0f} %"
+    return f"{row['method']}\n{gradients:,} grads{share}"
 
 
 def for_baselines(baseline_of: Mapping[str, str]):
